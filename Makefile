@@ -1,0 +1,43 @@
+# Every target installs what it needs into .venv first (a machine with only Python 3.11+ is enough).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: help venv install install-dev install-bench demo test lint bench clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.core: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.bench: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[dev,bench]'
+	touch $@
+
+install: $(VENV)/.core  ## core package into .venv
+install-dev: $(VENV)/.dev  ## package + test tools
+install-bench: $(VENV)/.bench  ## package + peers for benchmarks
+
+demo: $(VENV)/.core  ## backtest bundled real candles and print the report path
+	$(VENV)/bin/coinbt demo
+
+test: $(VENV)/.dev  ## the whole test suite
+	$(VENV)/bin/ruff check coinbt tests benchmarks
+	$(PY) -m pytest
+
+bench: $(VENV)/.bench  ## speed and memory against peers, JSON in benchmarks/results/
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

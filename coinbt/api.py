@@ -1,0 +1,176 @@
+"""The one-call entry point: ``coinbt.backtest``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coinbt import __version__
+from coinbt.data import bars_fingerprint, load_bars
+from coinbt.engine import EngineSettings, simulate
+from coinbt.errors import ConfigError, did_you_mean
+from coinbt.metrics import compute_stats
+from coinbt.results import BacktestResult, RunSpec
+from coinbt.strategies import Strategy, get_strategy
+from coinbt.timeframes import parse_timeframe
+
+_BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+def _range_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp | np.datetime64) or hasattr(value, "isoformat"):
+        return pd.Timestamp(value).isoformat()
+    return str(value).strip()
+
+
+def _check_bars(bars: Any) -> pd.DataFrame:
+    if not isinstance(bars, pd.DataFrame):
+        raise ConfigError(
+            f"bars must be a DataFrame from coinbt.load_bars, got {type(bars).__name__}",
+            field="bars",
+        )
+    missing = [c for c in _BAR_COLUMNS if c not in bars.columns]
+    if missing:
+        raise ConfigError(
+            f"bars lack column(s) {missing}; expected {list(_BAR_COLUMNS)} with a UTC "
+            f"DatetimeIndex of bar open times (coinbt.load_bars returns that shape)",
+            field="bars",
+        )
+    if not isinstance(bars.index, pd.DatetimeIndex) or bars.index.tz is None:
+        raise ConfigError(
+            "bars must have a tz-aware DatetimeIndex of bar open times (UTC)", field="bars"
+        )
+    if len(bars) < 2:
+        raise ConfigError(f"bars has {len(bars)} row(s); a backtest needs at least 2", field="bars")
+    return bars
+
+
+def backtest(
+    strategy: str | Strategy | Callable[..., Any],
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    *,
+    exchange: str | None = None,
+    bars: pd.DataFrame | None = None,
+    params: Mapping[str, Any] | None = None,
+    **settings: Any,
+) -> BacktestResult:
+    """Backtest one strategy on one symbol.
+
+    Parameters
+    ----------
+    strategy : str, Strategy or callable
+        A registered name (``coinbt strategies`` lists them) or a function
+        ``fn(bars, **params) -> (entries, exits)``.
+    symbol, timeframe : str
+        Market to load from the catalog (``BTC-USDT``, ``1h``); not needed with ``bars``.
+    start, end : str or Timestamp, optional
+        Inclusive UTC range; a date-only ``end`` includes that whole day.
+    exchange : str, optional
+        Needed only when the symbol exists on several exchanges.
+    bars : DataFrame, optional
+        Bars to use instead of loading from the catalog (``coinbt.load_bars`` shape).
+    params : mapping, optional
+        Strategy parameters; defaults fill the rest, unknown names fail.
+    **settings
+        Engine settings (``EngineSettings``: ``init_cash``, ``fill``, ``fee_rate``,
+        ``slippage_bps``, ``size_type``, ``size``, ``lot_size``, ``min_notional``,
+        ``hold_bars``, ``stop_loss``, ``take_profit``, ``trailing_stop``,
+        ``same_bar_priority``, ``short``, ``close_at_end``).
+
+    Returns
+    -------
+    BacktestResult
+
+    Raises
+    ------
+    DataError
+        Unknown symbol, timeframe, exchange or a range the data does not cover.
+    ConfigError
+        Unknown or invalid parameters and settings.
+
+    Notes
+    -----
+    Decisions are taken at each bar's close and fill at the next bar's open unless
+    ``fill="close"``; see ``docs/engine.md``.
+
+    Examples
+    --------
+    >>> import coinbt
+    >>> r = coinbt.backtest("sma_cross", "BTC-USDT", "1h", "2023-01-01", "2023-03-31",
+    ...                     params={"window": 50}, fee_rate=0.0005)
+    >>> r.stats["n_trades"] > 0
+    True
+    """
+    strat = get_strategy(strategy)
+    effective = strat.resolve(params)
+    known = EngineSettings.field_names()
+    for key in settings:
+        if key not in known:
+            raise ConfigError(
+                f"unknown backtest setting {key!r}; engine settings are: {', '.join(known)}."
+                f"{did_you_mean(key, known)} Strategy parameters go in params={{...}}.",
+                field=key,
+            )
+    engine = EngineSettings(**settings)
+
+    if bars is None:
+        if symbol is None or timeframe is None:
+            raise ConfigError(
+                "backtest needs symbol and timeframe (e.g. 'BTC-USDT', '1h') or bars=...",
+                field="symbol",
+            )
+        bars = load_bars(symbol, timeframe, start, end, exchange)
+    else:
+        bars = _check_bars(bars)
+        if start is not None or end is not None:
+            raise ConfigError(
+                "start/end select data from the catalog; slice the bars you pass instead",
+                field="start",
+            )
+    symbol = str(bars.attrs.get("symbol", symbol or "UNKNOWN"))
+    exchange = bars.attrs.get("exchange", exchange)
+    tf = bars.attrs.get("timeframe", timeframe)
+    if tf is None:
+        raise ConfigError("timeframe is required with bars that carry none", field="timeframe")
+    tf = parse_timeframe(tf)
+
+    entries, exits = strat.signals(bars, effective)
+    o, h, lo, c = (
+        np.ascontiguousarray(bars[col].to_numpy(dtype=np.float64)) for col in _BAR_COLUMNS[:4]
+    )
+    sim = simulate(o, h, lo, c, entries, exits, engine)
+    stats = compute_stats(
+        equity=sim.equity,
+        position_value=sim.position_value,
+        close=c,
+        timestamps=bars.index.asi8 if bars.index.unit == "ns" else bars.index.as_unit("ns").asi8,
+        trades=sim.trades,
+        open_position=sim.open_position,
+        init_cash=engine.init_cash,
+        timeframe=tf,
+    )
+    spec = RunSpec(
+        strategy=strat.name,
+        params=effective,
+        strategy_code=strat.code_hash,
+        exchange=exchange,
+        symbol=symbol,
+        timeframe=tf,
+        start=_range_text(start),
+        end=_range_text(end),
+        engine=engine.to_dict(),
+        data_fingerprint=bars_fingerprint(bars),
+        data_start=bars.index[0].isoformat(),
+        data_end=bars.index[-1].isoformat(),
+        bars=len(bars),
+        coinbt_version=__version__,
+    )
+    return BacktestResult(spec, bars, sim, stats)

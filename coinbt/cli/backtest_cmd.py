@@ -1,0 +1,159 @@
+"""``coinbt strategies``, ``coinbt backtest`` and ``coinbt demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from coinbt.engine.enums import FILL_MODES, SAME_BAR_PRIORITIES, SIZE_TYPES
+
+# engine setting -> (flag, argparse keywords); names match the API
+_ENGINE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "init_cash": ("--cash", {"type": float, "help": "starting cash, quote currency (10000)"}),
+    "fill": ("--fill", {"choices": list(FILL_MODES), "help": "fill timing (next_open)"}),
+    "fee_rate": ("--fee-rate", {"type": float, "help": "fee per side, fraction (0.001)"}),
+    "slippage_bps": ("--slippage-bps", {"type": float, "help": "adverse fill move, bps (0)"}),
+    "size_type": ("--size-type", {"choices": list(SIZE_TYPES), "help": "how --size is read"}),
+    "size": ("--size", {"type": float, "help": "equity fraction, notional or quantity (1.0)"}),
+    "lot_size": ("--lot-size", {"type": float, "help": "quantity step (0 = any)"}),
+    "min_notional": ("--min-notional", {"type": float, "help": "smallest order value (0)"}),
+    "hold_bars": ("--hold-bars", {"type": int, "help": "exit after N bars (0 = off)"}),
+    "stop_loss": ("--stop-loss", {"type": float, "help": "stop distance, fraction"}),
+    "take_profit": ("--take-profit", {"type": float, "help": "target distance, fraction"}),
+    "trailing_stop": ("--trailing-stop", {"type": float, "help": "trailing distance, fraction"}),
+    "same_bar_priority": (
+        "--same-bar-priority",
+        {"choices": list(SAME_BAR_PRIORITIES), "help": "exit that wins a bar hitting both"},
+    ),
+    "short": ("--short", {"action": "store_true", "default": None, "help": "trade short"}),
+    "close_at_end": (
+        "--close-at-end",
+        {"action": "store_true", "default": None, "help": "close an open position at the end"},
+    ),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("strategies", help="list strategies and their parameters")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_strategies)
+
+    p = sub.add_parser(
+        "backtest",
+        help="backtest a strategy on catalog data",
+        description="Backtest one strategy on one symbol. Decisions at each bar's close fill "
+        "at the next open unless --fill close.",
+    )
+    p.add_argument("--strategy", required=True, help="strategy name (see `coinbt strategies`)")
+    p.add_argument("--symbol", required=True, help="BASE-QUOTE, e.g. BTC-USDT")
+    p.add_argument("--timeframe", required=True, help="ccxt token, e.g. 1h")
+    p.add_argument("--exchange", help="needed when the symbol is on several exchanges")
+    p.add_argument("--start", help="first day/time, inclusive, UTC")
+    p.add_argument("--end", help="last day/time, inclusive, UTC")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="K=V", help="strategy parameter"
+    )
+    engine = p.add_argument_group("engine settings (same names as the API)")
+    for name, (flag, kwargs) in _ENGINE_OPTIONS.items():
+        engine.add_argument(flag, dest=name, **kwargs)
+    p.add_argument("--json", action="store_true", help="print spec, run id and stats as JSON")
+    p.add_argument("--report", action="store_true", help="also write an HTML report")
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser(
+        "demo",
+        help="backtest bundled real candles and write a report",
+        description="Runs sma_cross on bundled Binance BTC-USDT 1h candles with fees, prints "
+        "the stats and the report path. Needs no server and no downloads.",
+    )
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_strategies(args: argparse.Namespace) -> int:
+    from coinbt.strategies import list_strategies
+
+    items = list_strategies()
+    if args.json:
+        out = [
+            {
+                "name": s.name,
+                "description": s.description,
+                "params": {
+                    k: {"type": p.type.__name__, "default": p.default, "min": p.min, "max": p.max}
+                    for k, p in s.params.items()
+                },
+            }
+            for s in items
+        ]
+        print(json.dumps(out, indent=2))
+        return 0
+    for s in items:
+        print(f"{s.name} — {s.description}")
+        for k, p in s.params.items():
+            print(f"    {k}: {p.describe()}  {p.doc}")
+    return 0
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    from coinbt.results.format import stats_table
+
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        return
+    spec = result.spec
+    print(
+        f"{spec.strategy} {spec.params} on {spec.exchange} {spec.symbol} {spec.timeframe}, "
+        f"{spec.data_start} → {spec.data_end} ({spec.bars} bars)"
+    )
+    print(f"run {result.run_id} · fill {spec.engine['fill']} · fee_rate {spec.engine['fee_rate']}")
+    print(stats_table(result.stats))
+    counts = {k: v for k, v in result.status_counts.items() if v}
+    print("entry signals: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"))
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from coinbt.api import backtest
+    from coinbt.strategies import get_strategy
+
+    strat = get_strategy(args.strategy)
+    params = strat.parse(args.param)
+    settings = {k: getattr(args, k) for k in _ENGINE_OPTIONS if getattr(args, k) is not None}
+    result = backtest(
+        strat,
+        args.symbol,
+        args.timeframe,
+        args.start,
+        args.end,
+        exchange=args.exchange,
+        params=params,
+        **settings,
+    )
+    _print_result(result, args.json)
+    if args.report:
+        from coinbt.results.report import write_report
+        from coinbt.settings import reports_root
+
+        print(f"report: {write_report(result, reports_root())}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from coinbt.api import backtest
+    from coinbt.data import Catalog, load_bars
+    from coinbt.results.report import write_report
+    from coinbt.settings import bundled_data_root, reports_root
+
+    bars = load_bars("BTC-USDT", "1h", exchange="binance", catalog=Catalog([bundled_data_root()]))
+    result = backtest(
+        "sma_cross",
+        bars=bars,
+        params={"window": 50, "vol_mult": 1.5},
+        fee_rate=0.001,
+        slippage_bps=2.0,
+        stop_loss=0.05,
+    )
+    _print_result(result, as_json=False)
+    path = write_report(result, reports_root())
+    print(f"\nreport: {path.resolve()}")
+    return 0

@@ -1,0 +1,51 @@
+"""The ``coinbt`` command line.
+
+User mistakes (any :class:`CoinbtError`) print one line on stderr and exit 2 — no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from coinbt import __version__
+from coinbt.cli import backtest_cmd, data_cmd
+from coinbt.errors import CoinbtError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coinbt",
+        description="Backtest crypto trading strategies on real exchange candles.",
+    )
+    parser.add_argument("--version", action="version", version=f"coinbt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    data_cmd.register(sub)
+    backtest_cmd.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CoinbtError as exc:
+        print(f"coinbt: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("coinbt: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, sort_keys=False, allow_nan=False))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""``BacktestResult``: spec, stats, trades, positions and equity of one run."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from coinbt.engine import SimResult
+from coinbt.metrics import drawdown
+from coinbt.portfolio import equity_frame, positions_frame, signals_frame, trades_frame
+from coinbt.results.spec import RunSpec
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+
+class BacktestResult:
+    """The outcome of :func:`coinbt.backtest`.
+
+    Attributes
+    ----------
+    spec : RunSpec
+        What was run, with effective parameters.
+    run_id : str
+        Stable hash of ``spec``.
+    stats : dict
+        Headline metrics (``docs/metrics.md``), JSON-serialisable.
+    trades : DataFrame
+        One row per closed position.
+    positions : DataFrame
+        Positions still open after the last bar, marked to market.
+    equity : DataFrame
+        ``equity, cash, position_value, drawdown`` on every bar.
+    signals : DataFrame
+        Every entry signal and whether it was filled, ignored or rejected.
+    status_counts : dict
+        Entry-signal outcomes counted by status.
+    """
+
+    def __init__(self, spec: RunSpec, bars: pd.DataFrame, sim: SimResult, stats: dict[str, Any]):
+        self.spec = spec
+        self.bars = bars
+        self.sim = sim
+        self.stats = stats
+
+    @property
+    def run_id(self) -> str:
+        return self.spec.run_id
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        return trades_frame(self.sim.trades, self.bars.index, self.spec.symbol)
+
+    @cached_property
+    def positions(self) -> pd.DataFrame:
+        return positions_frame(self.sim.open_position, self.bars.index, self.spec.symbol)
+
+    @cached_property
+    def equity(self) -> pd.DataFrame:
+        s = self.sim
+        return equity_frame(
+            self.bars.index, s.cash, s.position_value, s.equity, drawdown(s.equity)
+        )
+
+    @cached_property
+    def signals(self) -> pd.DataFrame:
+        close = np.ascontiguousarray(self.bars["close"].to_numpy(dtype=np.float64))
+        return signals_frame(self.bars.index, close, self.sim.entry_status)
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        return self.sim.status_counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """Spec, run id, stats and counts: everything needed to compare runs, as plain JSON."""
+        return {
+            "run_id": self.run_id,
+            "spec": self.spec.to_dict(),
+            "stats": dict(self.stats),
+            "n_trades": int(len(self.sim.trades)),
+            "n_open_positions": int(len(self.sim.open_position)),
+            "signals": self.status_counts,
+        }
+
+    def plot(self, *, max_candles: int = 5000) -> go.Figure:
+        """Candles with entry/exit markers, equity and drawdown panels (plotly).
+
+        Long series are aggregated for display into at most ``max_candles`` candles; markers
+        and curves keep their exact times.
+        """
+        from coinbt.results.figures import backtest_figure
+
+        return backtest_figure(self, max_candles=max_candles)
+
+    def __repr__(self) -> str:
+        s = self.stats
+        return (
+            f"<BacktestResult {self.run_id} {self.spec.strategy} {self.spec.symbol} "
+            f"{self.spec.timeframe} bars={self.spec.bars} trades={len(self.sim.trades)} "
+            f"return={s.get('total_return')}>"
+        )

@@ -1,0 +1,12 @@
+"""Strategies: bars in, entry/exit decisions out."""
+
+from coinbt.strategies.base import Param, Strategy
+from coinbt.strategies.registry import get_strategy, list_strategies, strategy
+
+__all__ = [
+    "Param",
+    "Strategy",
+    "get_strategy",
+    "list_strategies",
+    "strategy",
+]

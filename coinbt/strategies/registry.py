@@ -1,0 +1,92 @@
+"""Name -> strategy lookup for built-ins and user-registered strategies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from coinbt.errors import ConfigError, did_you_mean
+from coinbt.strategies.base import Param, Strategy, params_from_signature
+from coinbt.strategies.sma_cross import SMA_CROSS
+
+_BUILTIN: dict[str, Strategy] = {s.name: s for s in (SMA_CROSS,)}
+_USER: dict[str, Strategy] = {}
+
+
+def list_strategies() -> list[Strategy]:
+    """Built-in strategies first, then user-registered ones."""
+    return [*_BUILTIN.values(), *_USER.values()]
+
+
+def get_strategy(strategy: str | Strategy | Callable[..., Any]) -> Strategy:
+    """Resolve a name, a :class:`Strategy` or a plain signal function."""
+    if isinstance(strategy, Strategy):
+        return strategy
+    if callable(strategy):
+        declared = getattr(strategy, "__coinbt_strategy__", None)
+        if isinstance(declared, Strategy):
+            return declared
+        return Strategy(
+            name=getattr(strategy, "__name__", "user_strategy"),
+            fn=strategy,
+            params=params_from_signature(strategy),
+            description=(strategy.__doc__ or "").strip().splitlines()[0] if strategy.__doc__ else "",
+        )
+    if not isinstance(strategy, str):
+        raise ConfigError(
+            f"strategy must be a name or a function, got {strategy!r} ({type(strategy).__name__})",
+            field="strategy",
+        )
+    known = {**_BUILTIN, **_USER}
+    if strategy not in known:
+        raise ConfigError(
+            f"unknown strategy {strategy!r}; available: {', '.join(known)}."
+            f"{did_you_mean(strategy, known)} Define your own with @coinbt.strategy.",
+            field="strategy",
+        )
+    return known[strategy]
+
+
+def strategy(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    params: dict[str, Param] | None = None,
+    register: bool = True,
+) -> Any:
+    """Declare a user strategy, usable wherever a built-in one is.
+
+    Parameters come from the function's keyword defaults (``window: int = 20``) and may be
+    refined with ``params={"window": Param(int, 20, min=2)}``.
+
+    Examples
+    --------
+    >>> import coinbt
+    >>> @coinbt.strategy(params={"window": coinbt.Param(int, 10, min=2)}, register=False)
+    ... def breakout(bars, window=10):
+    ...     high = bars["high"].rolling(window).max().shift(1)
+    ...     return bars["close"] > high, bars["close"] < bars["close"].rolling(window).mean()
+    >>> breakout.name
+    'breakout'
+    """
+
+    def wrap(f: Callable[..., Any]) -> Strategy:
+        declared = params_from_signature(f)
+        declared.update(params or {})
+        strat = Strategy(
+            name=name or f.__name__,
+            fn=f,
+            params=declared,
+            description=(f.__doc__ or "").strip().splitlines()[0] if f.__doc__ else "",
+        )
+        if register:
+            if strat.name in _BUILTIN:
+                raise ConfigError(
+                    f"strategy name {strat.name!r} is taken by a built-in; pass name=... "
+                    f"to register it under another name",
+                    field="name",
+                )
+            _USER[strat.name] = strat
+        return strat
+
+    return wrap(fn) if fn is not None else wrap

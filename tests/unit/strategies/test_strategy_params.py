@@ -1,0 +1,127 @@
+"""Declared parameters, user strategies and the messages of parameter mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coinbt.errors import ConfigError
+from coinbt.strategies import Param, get_strategy, strategy
+
+
+def test_defaults_are_merged_into_effective_params():
+    assert get_strategy("sma_cross").resolve({"window": 30}) == {"window": 30, "vol_mult": 0.0}
+
+
+def test_unknown_parameter_suggests_the_close_name():
+    with pytest.raises(ConfigError, match=r"unknown parameter 'windw' for strategy 'sma_cross'.*"
+                       r"Did you mean 'window'\?"):
+        get_strategy("sma_cross").resolve({"windw": 30})
+
+
+def test_wrong_type_names_value_and_expected_type():
+    with pytest.raises(ConfigError, match=r"parameter 'window' of strategy 'sma_cross' must be "
+                       r"int, got '20' \(str\)"):
+        get_strategy("sma_cross").resolve({"window": "20"})
+
+
+def test_bool_is_not_an_int():
+    with pytest.raises(ConfigError, match="must be int, got True"):
+        get_strategy("sma_cross").resolve({"window": True})
+
+
+def test_out_of_range_names_the_bound():
+    with pytest.raises(ConfigError, match=r"'window' of strategy 'sma_cross' must be ≥ 2, got 1"):
+        get_strategy("sma_cross").resolve({"window": 1})
+
+
+def test_integral_float_and_numpy_scalars_are_accepted():
+    s = get_strategy("sma_cross")
+    assert s.resolve({"window": 30.0, "vol_mult": np.float32(1.5)}) == {
+        "window": 30,
+        "vol_mult": 1.5,
+    }
+
+
+def test_command_line_strings_are_parsed_by_declared_type():
+    s = get_strategy("sma_cross")
+    assert s.parse(["window=50", "vol_mult=1.5"]) == {"window": 50, "vol_mult": 1.5}
+    with pytest.raises(ConfigError, match=r"'window' of strategy 'sma_cross' must be int, got 'x'"):
+        s.parse(["window=x"])
+    with pytest.raises(ConfigError, match="--param expects key=value"):
+        s.parse(["window"])
+
+
+def test_unknown_strategy_lists_the_available_ones():
+    with pytest.raises(ConfigError, match=r"unknown strategy 'sma_cros'; available: .*sma_cross.*"
+                       r"Did you mean 'sma_cross'\?"):
+        get_strategy("sma_cros")
+
+
+def test_plain_function_declares_params_from_its_defaults():
+    def breakout(bars, window: int = 10, k: float = 1.0):
+        return bars["close"] > bars["close"].rolling(window).max().shift(1) * k
+
+    s = get_strategy(breakout)
+    assert s.name == "breakout"
+    assert s.resolve({}) == {"window": 10, "k": 1.0}
+    assert s.code_hash and len(s.code_hash) == 16
+
+
+def test_function_without_defaults_is_rejected():
+    def rule(bars, window):
+        return bars["close"] > 0
+
+    with pytest.raises(ConfigError, match="parameter 'window' of strategy function 'rule' has no "
+                       "default"):
+        get_strategy(rule)
+
+
+def test_decorator_refines_ranges_and_registers():
+    @strategy(name="test_decorated_rule", params={"window": Param(int, 5, min=3)})
+    def rule(bars, window=5):
+        return bars["close"] > bars["close"].shift(window)
+
+    assert get_strategy("test_decorated_rule") is rule
+    with pytest.raises(ConfigError, match="must be ≥ 3, got 2"):
+        rule.resolve({"window": 2})
+
+
+def test_builtin_name_cannot_be_taken():
+    with pytest.raises(ConfigError, match="taken by a built-in"):
+        strategy(lambda bars: bars["close"] > 0, name="sma_cross")
+
+
+def bars(n: int = 6) -> pd.DataFrame:
+    idx = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC")
+    c = np.arange(1.0, n + 1)
+    return pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": c}, index=idx)
+
+
+def test_signals_of_wrong_length_are_rejected():
+    s = get_strategy(lambda b: np.zeros(3, dtype=bool))
+    with pytest.raises(ConfigError, match=r"returned entries of shape \(3,\); expected \(6,\)"):
+        s.signals(bars(), {})
+
+
+def test_signals_with_nan_are_rejected():
+    s = get_strategy(lambda b: b["close"].where(b["close"] > 3))
+    with pytest.raises(ConfigError, match="expected booleans"):
+        s.signals(bars(), {})
+
+
+def returning(out):
+    def rule(bars):
+        return out
+
+    return rule
+
+
+def test_signal_shapes_accepted():
+    b = bars()
+    up = b["close"] > 3
+    for out in (up, (up, None), (up, ~up), pd.DataFrame({"entries": up, "exits": ~up}), up.astype(int)):
+        e, x = get_strategy(returning(out)).signals(b, {})
+        assert e.tolist() == [False, False, False, True, True, True]
+        assert x.dtype == np.bool_
