@@ -1,0 +1,94 @@
+"""Numba kernels for the metrics: arrays and scalars in, scalars out.
+
+The public wrappers (``drawdowns.py``, ``returns.py``) validate inputs before calling these;
+the kernels assume finite float64 arrays and never raise.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+
+@njit(cache=True)
+def drawdown_summary_nb(equity):
+    """Depth and length of every drawdown episode in one pass.
+
+    Requires ``equity[0] > 0`` (so the running peak is positive) and ``len(equity) >= 1``.
+    A bar is under water when its equity is below the running peak; an episode is a maximal
+    run of such bars. Inside an episode the peak does not move, so its depth is
+    ``min(equity over the episode) / peak - 1``. Its duration runs from the peak bar to the
+    first bar back at (or above) the peak, or to the last bar if it never gets back.
+
+    Returns
+    -------
+    max_drawdown : float
+        Smallest episode depth (<= 0); 0.0 when there is no episode.
+    max_duration_bars : int
+        Longest episode duration in bars; 0 when there is no episode.
+    sum_depth : float
+        Sum of the episode depths.
+    n_episodes : int
+        Number of episodes.
+    """
+    n = equity.shape[0]
+    peak = equity[0]
+    peak_i = 0
+    max_dd = 0.0
+    sum_depth = 0.0
+    n_episodes = 0
+    max_dur = 0
+    i = 1
+    while i < n:
+        e = equity[i]
+        if e >= peak:
+            peak = e
+            peak_i = i
+            i += 1
+            continue
+        # an episode starts at bar i; scan to the first bar back at the peak
+        ep_min = e
+        i += 1
+        while i < n:
+            e = equity[i]
+            if e >= peak:
+                break
+            ep_min = min(ep_min, e)
+            i += 1
+        depth = ep_min / peak - 1.0
+        sum_depth += depth
+        n_episodes += 1
+        max_dd = min(max_dd, depth)
+        end = i if i < n else n - 1
+        max_dur = max(max_dur, end - peak_i)
+    return max_dd, max_dur, sum_depth, n_episodes
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def return_moments_nb(returns):
+    """Mean, sum of squared deviations and sum of squared negative parts of ``returns``.
+
+    Two passes (mean first, then deviations) so a near-constant series gives a variance near
+    zero instead of a cancellation artefact. Requires ``len(returns) >= 1``.
+
+    Returns
+    -------
+    mean : float
+    sum_sq_dev : float
+        ``sum((r - mean) ** 2)``.
+    sum_sq_down : float
+        ``sum(min(r, 0) ** 2)``.
+    """
+    n = returns.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += returns[i]
+    mean = total / n
+    sum_sq_dev = 0.0
+    sum_sq_down = 0.0
+    for i in range(n):
+        r = returns[i]
+        d = r - mean
+        sum_sq_dev += d * d
+        m = min(r, 0.0)
+        sum_sq_down += m * m
+    return mean, sum_sq_dev, sum_sq_down
