@@ -1,0 +1,1 @@
+"""Cross-checks of coinbt against independent backtesting libraries (see docs/crosscheck.md)."""
