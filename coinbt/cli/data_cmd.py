@@ -1,0 +1,175 @@
+"""``coinbt data``: list the catalog, validate a series, import an exchange file.
+
+The lead's ``coinbt.cli.main`` calls :func:`register` with its sub-parsers; every handler
+returns an exit code and raises :class:`~coinbt.errors.CoinbtError` for user mistakes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from coinbt.data import bars_fingerprint, import_file, list_catalog, load_bars
+from coinbt.data._fmt import fmt_ts
+from coinbt.errors import ConfigError
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print the catalog as a table; exit 0 (also when it is empty)."""
+    frame = list_catalog(exchange=args.exchange, symbol=args.symbol, timeframe=args.timeframe)
+    if frame.empty:
+        print("no datasets match (data root: $COINBT_DATA_ROOT or ./data, then bundled data)")
+        return 0
+    rows = [
+        (r.exchange, r.symbol, r.timeframe, fmt_ts(r.start), fmt_ts(r.end), f"{r.rows:,}")
+        for r in frame.itertuples(index=False)
+    ]
+    print(_table(rows, ("exchange", "symbol", "timeframe", "start (UTC)", "end (UTC)", "rows")))
+    roots = ", ".join(dict.fromkeys(frame["root"]))
+    print(f"\n{len(frame)} dataset(s); roots: {roots}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Print the validation report of one series; exit 1 when it has errors."""
+    bars = load_bars(args.symbol, args.timeframe, args.start, args.end, args.exchange, strict=False)
+    report: dict[str, Any] = bars.attrs["validation"]
+    print(
+        f"{bars.attrs['exchange']} {bars.attrs['symbol']} {bars.attrs['timeframe']}: "
+        f"{report['rows']} bars, {fmt_ts(bars.index[0])} -> {fmt_ts(bars.index[-1])} UTC, "
+        f"fingerprint {bars_fingerprint(bars)}"
+    )
+    print(
+        f"gaps {report['gaps']} (missing bars {report['missing_bars']}), zero-volume bars "
+        f"{report['zero_volume_bars']}, misaligned {report['misaligned']}, duplicates "
+        f"{report['duplicates']}, OHLC violations {report['ohlc_violations']}, NaN "
+        f"{report['nan_values']}"
+    )
+    for line in report["errors"]:
+        print(f"ERROR   {line}")
+    for line in report["warnings"]:
+        print(f"WARNING {line}")
+    print("result: " + ("ok" if report["ok"] else f"{len(report['errors'])} error(s)"))
+    return 0 if report["ok"] else 1
+
+
+def _parse_map(pairs: Sequence[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        src, sep, dst = pair.partition("=")
+        if not sep or not src or not dst:
+            raise ConfigError(
+                f"--map expects SOURCE=TARGET such as 'Open time=timestamp', got {pair!r}",
+                field="mapping",
+            )
+        mapping[src] = dst.strip()
+    return mapping
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a file into the catalog and print what was written."""
+    report = import_file(
+        args.path,
+        exchange=args.exchange,
+        symbol=args.symbol,
+        timeframe=args.timeframe,
+        mapping=_parse_map(args.map),
+        time_unit=args.time_unit,
+        tz=args.tz,
+        root=args.root,
+        legacy_tokens=args.legacy_tokens,
+        time_format=args.time_format,
+    )
+    print(report.summary())
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``data`` command and its ``list``, ``validate`` and ``import`` subcommands.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers()`` returned in ``coinbt.cli.main``.
+    """
+    data = subparsers.add_parser(
+        "data",
+        help="list, validate and import market data",
+        description="Market data catalog: {root}/{exchange}/{BASE-QUOTE}/{timeframe}/{year}"
+        ".parquet under $COINBT_DATA_ROOT (default ./data), then the bundled candles.",
+    )
+    sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+
+    p = sub.add_parser("list", help="table of the datasets in the catalog")
+    p.add_argument("--exchange", help="only this exchange (e.g. binance)")
+    p.add_argument("--symbol", help="only this symbol (BTC-USDT, BTC/USDT, KRW-BTC on upbit)")
+    p.add_argument("--timeframe", help="only this timeframe (1m ... 1d, 1w, 1M = month)")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "validate",
+        help="check a series for duplicates, disorder, bad OHLC, NaN, gaps, zero volume",
+        description="Print the validation report of one series; exit status 1 on errors.",
+    )
+    p.add_argument("symbol", metavar="SYMBOL", help="BTC-USDT or an alias")
+    p.add_argument("--timeframe", required=True, help="ccxt token: 1m 5m 1h 1d 1w 1M ...")
+    p.add_argument("--exchange", help="needed when the symbol exists on several exchanges")
+    p.add_argument("--start", help="first bar open time, inclusive (UTC unless zoned)")
+    p.add_argument("--end", help="last bar open time, inclusive; a date includes the whole day")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "import",
+        help="import an exchange CSV/Parquet/Feather file into the catalog",
+        description="Read, validate and merge candles into yearly Parquet files (atomic writes; "
+        "nothing is written when anything is wrong).",
+    )
+    p.add_argument("path", metavar="PATH", help="CSV, Parquet or Feather file")
+    p.add_argument("--exchange", required=True, help="exchange name, stored lower case")
+    p.add_argument("--symbol", required=True, help="BTC-USDT, BTC/USDT, BTC_USDT, KRW-BTC (upbit)")
+    p.add_argument("--timeframe", required=True, help="ccxt token (1m minute, 1M month)")
+    p.add_argument(
+        "--map",
+        action="append",
+        metavar="SRC=DST",
+        help="map a source column to timestamp/open/high/low/close/volume (repeatable)",
+    )
+    p.add_argument(
+        "--time-unit", choices=("s", "ms", "us", "ns"), help="epoch unit (default: detected)"
+    )
+    p.add_argument("--tz", default="UTC", help="zone of naive date strings (default UTC)")
+    p.add_argument(
+        "--time-format", help="strftime format of date strings, e.g. '%%Y-%%m-%%d %%I-%%p'"
+    )
+    p.add_argument("--root", help="catalog root to write (default $COINBT_DATA_ROOT or ./data)")
+    p.add_argument(
+        "--legacy-tokens",
+        action="store_true",
+        help="read --timeframe with the predecessor's tokens (1M/5M = minutes, 1Mo = month)",
+    )
+    p.set_defaults(func=cmd_import)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``coinbt data`` on its own (for tests and debugging)."""
+    parser = argparse.ArgumentParser(prog="coinbt")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
