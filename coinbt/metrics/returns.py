@@ -118,8 +118,11 @@ def cagr(final_equity: float, init_cash: float, years: float) -> float | None:
     """
     if not (final_equity > 0.0 and init_cash > 0.0 and years > 0.0):
         return None
+    growth = final_equity / init_cash
+    if not growth > 0.0:  # a subnormal final equity underflows to 0
+        return None
     try:
-        return finite_or_none(math.exp(math.log(final_equity / init_cash) / years) - 1.0)
+        return finite_or_none(math.exp(math.log(growth) / years) - 1.0)
     except OverflowError:
         return None
 
