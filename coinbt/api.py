@@ -149,7 +149,6 @@ def backtest(
     sim = simulate(o, h, lo, c, entries, exits, engine)
     stats = compute_stats(
         equity=sim.equity,
-        position_value=sim.position_value,
         close=c,
         timestamps=bars.index.asi8 if bars.index.unit == "ns" else bars.index.as_unit("ns").asi8,
         trades=sim.trades,

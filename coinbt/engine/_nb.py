@@ -18,7 +18,6 @@ from coinbt.engine.enums import (
     FILL_NEXT_OPEN,
     FILLED,
     IGNORED_IN_POSITION,
-    NO_SIGNAL,
     PRIORITY_STOP_LOSS,
     REJECTED_INSUFFICIENT_CASH,
     REJECTED_MIN_NOTIONAL,
@@ -26,7 +25,7 @@ from coinbt.engine.enums import (
     SIZE_EQUITY_FRACTION,
     SIZE_NOTIONAL,
 )
-from coinbt.engine.records import open_position_dt, trade_dt
+from coinbt.engine.records import open_position_dt
 
 CASH_TOLERANCE = 1e-9
 
@@ -145,9 +144,9 @@ def close_position_nb(
     trades, n_trades, cash, raw, bar, reason, fee_rate, slippage,
     side, qty, entry_price, entry_fee, entry_slip, entry_bar,
 ):
-    """Close the position at raw price ``raw`` and append its trade record.
+    """Close the position at raw price ``raw`` and write its record at ``trades[n_trades]``.
 
-    Returns ``(trades, n_trades, cash)``; ``trades`` grows by doubling when full.
+    Returns ``(n_trades + 1, cash)``.
     """
     if side > 0:
         fill = raw * (1.0 - slippage)
@@ -159,10 +158,6 @@ def close_position_nb(
         cash += notional - fee
     else:
         cash -= notional + fee
-    if n_trades == trades.shape[0]:
-        grown = np.empty(2 * n_trades, dtype=trade_dt)
-        grown[:n_trades] = trades
-        trades = grown
     gross = side * qty * (fill - entry_price)
     net = gross - entry_fee - fee
     rec = trades[n_trades]
@@ -180,7 +175,7 @@ def close_position_nb(
     rec["return"] = net / (qty * entry_price)
     rec["bars_held"] = bar - entry_bar
     rec["exit_reason"] = reason
-    return trades, n_trades + 1, cash
+    return n_trades + 1, cash
 
 
 @njit(cache=True)
@@ -191,6 +186,9 @@ def simulate_nb(
     close,
     entries,
     exits,
+    equity_out,
+    entry_status,
+    trades,
     init_cash,
     fill_mode,
     fee_rate,
@@ -209,19 +207,19 @@ def simulate_nb(
 ):
     """Simulate one symbol bar by bar (steps A-D of ``docs/engine.md``).
 
-    Returns ``(trades, open_position, cash, position_value, equity, entry_status)``.
+    Writes the equity after each bar's close into ``equity_out``, the outcome of each entry
+    signal into ``entry_status`` and closed trades into ``trades`` (all allocated by the caller:
+    ``entry_status`` filled with ``NO_SIGNAL``, ``trades`` with room for one record per entry
+    signal, an upper bound), and returns ``(n_trades, open_position)``. Cash and position value are not
+    stored per bar: they follow from the trade records (:func:`position_value_nb`).
     ``slippage`` is a fraction (bps / 1e4); disabled stops are 0.
     """
     n = close.shape[0]
-    cash_out = np.empty(n, dtype=np.float64)
-    value_out = np.empty(n, dtype=np.float64)
-    equity_out = np.empty(n, dtype=np.float64)
-    entry_status = np.full(n, NO_SIGNAL, dtype=np.int8)
-    trades = np.empty(min(n + 1, 256), dtype=trade_dt)
     n_trades = 0
 
     direction = -1 if short else 1
     next_open = fill_mode == FILL_NEXT_OPEN
+    any_stop = stop_loss > 0.0 or take_profit > 0.0 or trailing_stop > 0.0
     cash = init_cash
     side = 0  # +1 long, -1 short, 0 flat
     qty = 0.0
@@ -236,7 +234,7 @@ def simulate_nb(
     for t in range(n):
         # A. pending orders at the open
         if pending_exit >= 0:
-            trades, n_trades, cash = close_position_nb(
+            n_trades, cash = close_position_nb(
                 trades, n_trades, cash, open_[t], t, pending_exit, fee_rate, slippage,
                 side, qty, entry_price, entry_fee, entry_slip, entry_bar,
             )
@@ -255,13 +253,13 @@ def simulate_nb(
                 extreme = fill
 
         # B. stops inside the bar
-        if side != 0:
+        if side != 0 and any_stop:
             reason, raw = stop_exit_nb(
                 side, entry_price, extreme, open_[t], high[t], low[t],
                 stop_loss, take_profit, trailing_stop, priority, entry_bar == t,
             )
             if reason >= 0:
-                trades, n_trades, cash = close_position_nb(
+                n_trades, cash = close_position_nb(
                     trades, n_trades, cash, raw, t, reason, fee_rate, slippage,
                     side, qty, entry_price, entry_fee, entry_slip, entry_bar,
                 )
@@ -284,7 +282,7 @@ def simulate_nb(
                     if t < n - 1:
                         pending_exit = reason
                 else:
-                    trades, n_trades, cash = close_position_nb(
+                    n_trades, cash = close_position_nb(
                         trades, n_trades, cash, close[t], t, reason, fee_rate, slippage,
                         side, qty, entry_price, entry_fee, entry_slip, entry_bar,
                     )
@@ -311,19 +309,14 @@ def simulate_nb(
                     extreme = fill
 
         # D. marking at the close
-        value = side * qty * close[t]
-        cash_out[t] = cash
-        value_out[t] = value
-        equity_out[t] = cash + value
+        equity_out[t] = cash + side * qty * close[t]
 
     if side != 0 and close_at_end and n > 0:
-        trades, n_trades, cash = close_position_nb(
+        n_trades, cash = close_position_nb(
             trades, n_trades, cash, close[n - 1], n - 1, EXIT_END_OF_DATA, fee_rate, slippage,
             side, qty, entry_price, entry_fee, entry_slip, entry_bar,
         )
         side = 0
-        cash_out[n - 1] = cash
-        value_out[n - 1] = 0.0
         equity_out[n - 1] = cash
 
     open_position = np.zeros(1 if side != 0 else 0, dtype=open_position_dt)
@@ -338,4 +331,25 @@ def simulate_nb(
         rec["entry_slippage_cost"] = entry_slip
         rec["mark_price"] = mark
         rec["unrealised_pnl"] = side * qty * (mark - entry_price) - entry_fee
-    return trades[:n_trades].copy(), open_position, cash_out, value_out, equity_out, entry_status
+    return n_trades, open_position
+
+
+@njit(cache=True)
+def position_value_nb(trades, open_position, close):
+    """Signed value of the open position at each bar's close.
+
+    A position is held at the close of bars ``entry_bar … exit_bar − 1`` (an exit fills at an
+    open, inside a bar, or at the close of ``exit_bar``; an entry at an open or at the close of
+    ``entry_bar``), and to the last bar when it is still open.
+    """
+    n = close.shape[0]
+    out = np.zeros(n, dtype=np.float64)
+    for k in range(trades.shape[0]):
+        signed = trades[k]["side"] * trades[k]["quantity"]
+        for t in range(trades[k]["entry_bar"], trades[k]["exit_bar"]):
+            out[t] = signed * close[t]
+    for k in range(open_position.shape[0]):
+        signed = open_position[k]["side"] * open_position[k]["quantity"]
+        for t in range(open_position[k]["entry_bar"], n):
+            out[t] = signed * close[t]
+    return out

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from coinbt.engine._nb import simulate_nb
+from coinbt.engine._nb import position_value_nb, simulate_nb
 from coinbt.engine.enums import (
     ENTRY_STATUS_NAMES,
     FILL_MODES,
+    NO_SIGNAL,
     SAME_BAR_PRIORITIES,
     SIZE_TYPES,
 )
+from coinbt.engine.records import trade_dt
 from coinbt.engine.settings import EngineSettings
 from coinbt.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class SimResult:
-    """Raw simulation output, one entry per bar where arrays are per bar.
+    """Raw simulation output.
 
     Attributes
     ----------
@@ -27,18 +30,38 @@ class SimResult:
         Closed trades in exit order.
     open_position : ndarray of ``open_position_dt``
         The position still open after the last bar (length 0 or 1).
-    cash, position_value, equity : ndarray of float64
-        Account after each bar's close, quote currency.
+    equity : ndarray of float64
+        Equity after each bar's close (cash + marked position), quote currency.
     entry_status : ndarray of int8
         Outcome of the entry signal of each bar (−1: no signal), see ``enums``.
+    close : ndarray of float64
+        The close prices the position was marked at.
+    position_value, cash : ndarray of float64
+        Signed position value and cash after each bar's close, derived on first use from the
+        trade records (``position_value``) and ``equity − position_value`` (``cash``).
     """
 
     trades: np.ndarray
     open_position: np.ndarray
-    cash: np.ndarray
-    position_value: np.ndarray
     equity: np.ndarray
     entry_status: np.ndarray
+    close: np.ndarray
+
+    @cached_property
+    def position_value(self) -> np.ndarray:
+        return position_value_nb(self.trades, self.open_position, self.close)
+
+    @cached_property
+    def cash(self) -> np.ndarray:
+        return self.equity - self.position_value
+
+    @property
+    def exposure_bars(self) -> int:
+        """Bars at whose close a position was open."""
+        held = int((self.trades["exit_bar"] - self.trades["entry_bar"]).sum())
+        if len(self.open_position):
+            held += len(self.equity) - int(self.open_position["entry_bar"][0])
+        return held
 
     @property
     def status_counts(self) -> dict[str, int]:
@@ -111,13 +134,21 @@ def simulate(
     open_a = _prices("open", open_, n)
     high_a = _prices("high", high, n)
     low_a = _prices("low", low, n)
-    trades, open_pos, cash, value, equity, status = simulate_nb(
+    entries_a = _signals("entries", entries, n)
+    equity = np.empty(n, dtype=np.float64)
+    status = np.full(n, NO_SIGNAL, dtype=np.int8)
+    # every closed trade needs a filled entry signal: the signal count bounds the records
+    trades = np.empty(int(np.count_nonzero(entries_a)), dtype=trade_dt)
+    n_trades, open_pos = simulate_nb(
         open_a,
         high_a,
         low_a,
         close_a,
-        _signals("entries", entries, n),
+        entries_a,
         _signals("exits", exits, n),
+        equity,
+        status,
+        trades,
         s.init_cash,
         FILL_MODES[s.fill],
         s.fee_rate,
@@ -134,4 +165,4 @@ def simulate(
         s.short,
         s.close_at_end,
     )
-    return SimResult(trades, open_pos, cash, value, equity, status)
+    return SimResult(trades[:n_trades].copy(), open_pos, equity, status, close_a)

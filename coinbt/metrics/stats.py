@@ -59,10 +59,25 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS_PER_DAY = 86400
 
 
+def _bars_held(
+    position_value: np.ndarray | None,
+    trades: np.ndarray,
+    open_position: np.ndarray | None,
+    n: int,
+) -> int:
+    """Bars at whose close a position is open."""
+    if position_value is not None:
+        return int(np.count_nonzero(position_value))
+    held = int((trades["exit_bar"] - trades["entry_bar"]).sum())
+    if open_position is not None and open_position.shape[0]:
+        held += n - int(open_position["entry_bar"][0])
+    return held
+
+
 def compute_stats(
     *,
     equity: np.ndarray,
-    position_value: np.ndarray,
+    position_value: np.ndarray | None = None,
     close: np.ndarray,
     timestamps: np.ndarray,
     trades: np.ndarray,
@@ -76,9 +91,12 @@ def compute_stats(
     ----------
     equity : numpy.ndarray
         float64 account equity after each bar's close (cash + position value), quote currency.
-    position_value : numpy.ndarray
+    position_value : numpy.ndarray, optional
         float64 signed value of the open position at each bar's close, quote currency
-        (0 when flat, negative when short).
+        (0 when flat, negative when short). Only used for ``exposure_time``; when omitted the
+        bars held are counted from the records instead (a position is held at the close of
+        bars ``entry_bar … exit_bar − 1``, and to the last bar when still open), which gives
+        the same figure for engine output without building a per-bar array.
     close : numpy.ndarray
         float64 close price per bar, quote currency per unit of base.
     timestamps : numpy.ndarray
@@ -141,13 +159,15 @@ def compute_stats(
     (0.10000000000000009, 365.0, None)
     """
     eq = as_float_array(equity, "equity")
-    pos = as_float_array(position_value, "position_value")
     px = as_float_array(close, "close")
     ts = _as_ns(timestamps)
     n = eq.shape[0]
     if n == 0:
         raise DataError("compute_stats needs at least one bar; equity is empty")
-    for name, arr in (("position_value", pos), ("close", px), ("timestamps", ts)):
+    arrays = [("close", px), ("timestamps", ts)]
+    if position_value is not None:
+        arrays.append(("position_value", as_float_array(position_value, "position_value")))
+    for name, arr in arrays:
         if arr.shape[0] != n:
             raise DataError(
                 f"{name} has {arr.shape[0]} values but equity has {n}; every input array "
@@ -205,7 +225,7 @@ def compute_stats(
         "max_drawdown_duration_bars": dd.max_duration_bars,
         "max_drawdown_duration_days": dd_days,
         "avg_drawdown": dd.avg_drawdown,
-        "exposure_time": int(np.count_nonzero(pos)) / n,
+        "exposure_time": _bars_held(position_value, trades, open_position, n) / n,
         **trade_figures(trades, open_position),
         "buy_hold_return": buy_hold,
         "periods_per_year": float(ppy),

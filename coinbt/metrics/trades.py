@@ -10,9 +10,9 @@ from coinbt.errors import DataError
 from coinbt.metrics.returns import finite_or_none
 
 #: fields of ``trade_dt`` the trade figures read
-TRADE_FIELDS = ("net_pnl", "return", "bars_held", "entry_fee", "exit_fee")
+TRADE_FIELDS = ("net_pnl", "return", "bars_held", "entry_fee", "exit_fee", "entry_bar", "exit_bar")
 #: fields of ``open_position_dt`` the trade figures read
-OPEN_POSITION_FIELDS = ("entry_fee",)
+OPEN_POSITION_FIELDS = ("entry_fee", "entry_bar")
 
 
 def check_records(records: Any, fields: tuple[str, ...], name: str) -> np.ndarray:

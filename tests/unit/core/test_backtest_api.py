@@ -117,3 +117,20 @@ def test_plot_has_price_equity_and_drawdown(bars):
     fig = coinbt.backtest("sma_cross", bars=bars, params={"window": 10}).plot()
     names = [t.name for t in fig.data]
     assert names[:1] == ["price"] and {"entry", "exit", "equity", "drawdown"} <= set(names)
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_exposure_from_records_equals_per_bar_count(bars, fill):
+    from coinbt.metrics import compute_stats
+
+    r = coinbt.backtest("sma_cross", bars=bars, params={"window": 8}, fill=fill,
+                        stop_loss=0.01, hold_bars=5)
+    sim = r.sim
+    per_bar = compute_stats(
+        equity=sim.equity, position_value=sim.position_value, close=bars["close"].to_numpy(),
+        timestamps=bars.index.asi8, trades=sim.trades, open_position=sim.open_position,
+        init_cash=10_000.0, timeframe="1h",
+    )
+    assert np.count_nonzero(sim.position_value) > 50
+    assert r.stats["exposure_time"] == per_bar["exposure_time"]
+    assert r.stats["exposure_time"] == sim.exposure_bars / len(bars)
