@@ -64,11 +64,14 @@ def drawdown_summary_nb(equity):
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def return_moments_nb(returns):
-    """Mean, sum of squared deviations and sum of squared negative parts of ``returns``.
+def equity_return_moments_nb(equity, init_cash):
+    """Mean, sum of squared deviations and sum of squared negative parts of the per-bar
+    returns of ``equity``, in one pass without storing the returns.
 
-    Two passes (mean first, then deviations) so a near-constant series gives a variance near
-    zero instead of a cancellation artefact. Requires ``len(returns) >= 1``.
+    ``r[0] = equity[0] / init_cash - 1``, ``r[t] = equity[t] / equity[t-1] - 1``; the caller
+    guarantees positive bases and ``len(equity) >= 1``. The variance uses sums shifted by the
+    first return ``K`` (``Σ(r-K)² - (Σ(r-K))²/n``), which is exact for a constant series and
+    free of the cancellation of the plain ``Σr² - n·mean²`` formula when returns are close.
 
     Returns
     -------
@@ -78,17 +81,19 @@ def return_moments_nb(returns):
     sum_sq_down : float
         ``sum(min(r, 0) ** 2)``.
     """
-    n = returns.shape[0]
-    total = 0.0
-    for i in range(n):
-        total += returns[i]
-    mean = total / n
-    sum_sq_dev = 0.0
-    sum_sq_down = 0.0
-    for i in range(n):
-        r = returns[i]
-        d = r - mean
-        sum_sq_dev += d * d
+    n = equity.shape[0]
+    k = equity[0] / init_cash - 1.0
+    m0 = min(k, 0.0)
+    sum_shift = 0.0
+    sum_sq_shift = 0.0
+    sum_sq_down = m0 * m0
+    for i in range(1, n):
+        r = equity[i] / equity[i - 1] - 1.0
+        d = r - k
+        sum_shift += d
+        sum_sq_shift += d * d
         m = min(r, 0.0)
         sum_sq_down += m * m
+    mean = k + sum_shift / n
+    sum_sq_dev = max(sum_sq_shift - sum_shift * sum_shift / n, 0.0)
     return mean, sum_sq_dev, sum_sq_down

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from coinbt.metrics._nb import return_moments_nb
+from coinbt.metrics._nb import equity_return_moments_nb
 
 #: a per-bar standard deviation (or downside deviation) at or below this is floating-point
 #: noise (one ulp of 1.0 is 2.2e-16) and counts as zero: the ratio it divides is undefined
@@ -83,8 +83,7 @@ def return_figures(
     n = equity.shape[0]
     if n == 0 or not bases_positive:
         return ReturnFigures(None, None, None)
-    r = bar_returns(equity, init_cash)
-    mean, sum_sq_dev, sum_sq_down = return_moments_nb(r)
+    mean, sum_sq_dev, sum_sq_down = equity_return_moments_nb(equity, init_cash)
     root_ppy = math.sqrt(periods_per_year)
     vol = sharpe = sortino = None
     if n >= 2:
