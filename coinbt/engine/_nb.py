@@ -28,6 +28,7 @@ from coinbt.engine.enums import (
 from coinbt.engine.records import open_position_dt
 
 CASH_TOLERANCE = 1e-9
+LOT_TOLERANCE = 1e-12
 
 
 @njit(cache=True)
@@ -40,7 +41,8 @@ def entry_quantity_nb(fill, cash, fee_rate, size_type, size, lot_size):
     else:
         qty = size
     if lot_size > 0.0:
-        qty = np.floor(qty / lot_size) * lot_size
+        # 0.3 / 0.1 = 2.9999999999999996 must still be 3 lots
+        qty = np.floor(qty / lot_size * (1.0 + LOT_TOLERANCE)) * lot_size
     return qty
 
 
@@ -58,7 +60,7 @@ def order_status_nb(qty, fill, cash, fee_rate, min_notional):
 
 
 @njit(cache=True)
-def stop_exit_nb(side, entry_price, extreme, o, h, lo, sl, tp, tr, priority, skip_gap):
+def stop_exit_nb(side, entry_price, extreme, o, h, lo, sl, tp, tr, priority):
     """Check the stops of an open position inside one bar.
 
     Returns ``(reason, raw_price)``; reason −1 means no exit. ``extreme`` is the peak (long)
@@ -79,11 +81,10 @@ def stop_exit_nb(side, entry_price, extreme, o, h, lo, sl, tp, tr, priority, ski
             has_stop = True
         has_target = tp > 0.0
         target = entry_price * (1.0 + tp)
-        if not skip_gap:
-            if has_stop and o <= stop:
-                return stop_reason, o
-            if has_target and o >= target:
-                return EXIT_TAKE_PROFIT, o
+        if has_stop and o <= stop:
+            return stop_reason, o
+        if has_target and o >= target:
+            return EXIT_TAKE_PROFIT, o
         hit_stop = has_stop and lo <= stop
         hit_target = has_target and h >= target
     else:
@@ -98,11 +99,10 @@ def stop_exit_nb(side, entry_price, extreme, o, h, lo, sl, tp, tr, priority, ski
             has_stop = True
         has_target = tp > 0.0
         target = entry_price * (1.0 - tp)
-        if not skip_gap:
-            if has_stop and o >= stop:
-                return stop_reason, o
-            if has_target and o <= target:
-                return EXIT_TAKE_PROFIT, o
+        if has_stop and o >= stop:
+            return stop_reason, o
+        if has_target and o <= target:
+            return EXIT_TAKE_PROFIT, o
         hit_stop = has_stop and h >= stop
         hit_target = has_target and lo <= target
     if hit_stop and hit_target:
@@ -256,7 +256,7 @@ def simulate_nb(
         if side != 0 and any_stop:
             reason, raw = stop_exit_nb(
                 side, entry_price, extreme, open_[t], high[t], low[t],
-                stop_loss, take_profit, trailing_stop, priority, entry_bar == t,
+                stop_loss, take_profit, trailing_stop, priority,
             )
             if reason >= 0:
                 n_trades, cash = close_position_nb(
