@@ -1,0 +1,1 @@
+"""Benchmark suite of coinbt against vectorbt and backtesting.py (``make bench``)."""
