@@ -11,7 +11,7 @@ import pandas as pd
 from coinbt import __version__
 from coinbt.data import bars_fingerprint, load_bars
 from coinbt.engine import EngineSettings, simulate
-from coinbt.errors import ConfigError, did_you_mean
+from coinbt.errors import ConfigError
 from coinbt.metrics import compute_stats
 from coinbt.results import BacktestResult, RunSpec
 from coinbt.strategies import Strategy, get_strategy
@@ -111,15 +111,9 @@ def backtest(
     """
     strat = get_strategy(strategy)
     effective = strat.resolve(params)
-    known = EngineSettings.field_names()
-    for key in settings:
-        if key not in known:
-            raise ConfigError(
-                f"unknown backtest setting {key!r}; engine settings are: {', '.join(known)}."
-                f"{did_you_mean(key, known)} Strategy parameters go in params={{...}}.",
-                field=key,
-            )
-    engine = EngineSettings(**settings)
+    engine = EngineSettings.from_dict(
+        settings, what="backtest setting", hint=" Strategy parameters go in params={...}."
+    )
 
     if bars is None:
         if symbol is None or timeframe is None:

@@ -162,14 +162,20 @@ class EngineSettings:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> EngineSettings:
-        """Build settings from a mapping, rejecting unknown keys with a suggestion."""
+    def from_dict(
+        cls, values: dict[str, Any], *, what: str = "engine setting", hint: str = ""
+    ) -> EngineSettings:
+        """Build settings from a mapping, rejecting unknown keys with a suggestion.
+
+        ``what`` names the keys in the message and ``hint`` is appended to it, so callers that
+        take settings as keyword arguments can say where other names belong.
+        """
         names = cls.field_names()
         for key in values:
             if key not in names:
                 raise ConfigError(
-                    f"unknown engine setting {key!r}; known: {', '.join(names)}."
-                    f"{did_you_mean(key, names)}",
+                    f"unknown {what} {key!r}; engine settings are: {', '.join(names)}."
+                    f"{did_you_mean(key, names)}{hint}",
                     field=key,
                 )
         return cls(**values)
