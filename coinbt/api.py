@@ -136,7 +136,8 @@ def backtest(
         raise ConfigError("timeframe is required with bars that carry none", field="timeframe")
     tf = parse_timeframe(tf)
 
-    entries, exits = strat.signals(bars, effective)
+    signals = strat.signals(bars, effective)
+    entries, exits = signals.entries, signals.exits
     o, h, lo, c = (
         np.ascontiguousarray(bars[col].to_numpy(dtype=np.float64)) for col in _BAR_COLUMNS[:4]
     )
@@ -166,4 +167,4 @@ def backtest(
         bars=len(bars),
         coinbt_version=__version__,
     )
-    return BacktestResult(spec, bars, sim, stats)
+    return BacktestResult(spec, bars, sim, stats, confidence=signals.confidence)

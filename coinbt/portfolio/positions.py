@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coinbt.engine.enums import ENTRY_STATUS_NAMES, EXIT_REASON_NAMES
+from coinbt.engine.enums import ENTRY_STATUS_NAMES, EXIT_REASON_NAMES, FILLED
 
 TRADE_COLUMNS = [
     "symbol",
@@ -109,16 +109,20 @@ def equity_frame(
 
 
 def signals_frame(
-    index: pd.DatetimeIndex, close: np.ndarray, entry_status: np.ndarray
+    index: pd.DatetimeIndex,
+    close: np.ndarray,
+    entry_status: np.ndarray,
+    confidence: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Every entry signal with its bar, close price and what became of it."""
+    """Every entry signal: bar time, close price, confidence, status and whether it traded."""
     bars = np.flatnonzero(entry_status >= 0)
+    codes = entry_status[bars].astype(np.int64)
     return pd.DataFrame(
         {
             "price": close[bars],
-            "status": pd.Categorical.from_codes(
-                entry_status[bars].astype(np.int64), categories=list(ENTRY_STATUS_NAMES)
-            ),
+            "confidence": np.full(len(bars), np.nan) if confidence is None else confidence[bars],
+            "status": pd.Categorical.from_codes(codes, categories=list(ENTRY_STATUS_NAMES)),
+            "traded": codes == FILLED,
         },
-        index=index[bars],
+        index=index[bars].rename("timestamp"),
     )

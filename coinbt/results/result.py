@@ -35,16 +35,27 @@ class BacktestResult:
     equity : DataFrame
         ``equity, cash, position_value, drawdown`` on every bar.
     signals : DataFrame
-        Every entry signal and whether it was filled, ignored or rejected.
+        Every entry signal: its bar's close price, the strategy's confidence (NaN when the
+        strategy grades none), its status (filled, ignored while in a position, rejected, or
+        expired) and ``traded`` (True when it opened a position).
     status_counts : dict
         Entry-signal outcomes counted by status.
     """
 
-    def __init__(self, spec: RunSpec, bars: pd.DataFrame, sim: SimResult, stats: dict[str, Any]):
+    def __init__(
+        self,
+        spec: RunSpec,
+        bars: pd.DataFrame,
+        sim: SimResult,
+        stats: dict[str, Any],
+        *,
+        confidence: np.ndarray | None = None,
+    ):
         self.spec = spec
         self.bars = bars
         self.sim = sim
         self.stats = stats
+        self.confidence = confidence
 
     @property
     def run_id(self) -> str:
@@ -68,7 +79,7 @@ class BacktestResult:
     @cached_property
     def signals(self) -> pd.DataFrame:
         close = np.ascontiguousarray(self.bars["close"].to_numpy(dtype=np.float64))
-        return signals_frame(self.bars.index, close, self.sim.entry_status)
+        return signals_frame(self.bars.index, close, self.sim.entry_status, self.confidence)
 
     @property
     def status_counts(self) -> dict[str, int]:

@@ -13,7 +13,7 @@ import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -158,10 +158,22 @@ class Strategy:
             source = getattr(self.fn, "__qualname__", repr(self.fn))
         return hashlib.sha256(source.encode()).hexdigest()[:16]
 
-    def signals(self, bars: pd.DataFrame, params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def signals(self, bars: pd.DataFrame, params: Mapping[str, Any]) -> Signals:
         """Run the signal function and check what it returns."""
         out = self.fn(bars, **params)
         return normalise_signals(self.name, out, len(bars))
+
+
+class Signals(NamedTuple):
+    """What a strategy decided at each bar's close.
+
+    ``confidence`` (float64 in [0, 1], NaN where there is no entry) is optional: strategies
+    that grade their entries return it as a third item or a ``confidence`` column.
+    """
+
+    entries: np.ndarray
+    exits: np.ndarray
+    confidence: np.ndarray | None = None
 
 
 def _as_bool(strategy: str, name: str, values: Any, n: int) -> np.ndarray:
@@ -183,8 +195,30 @@ def _as_bool(strategy: str, name: str, values: Any, n: int) -> np.ndarray:
     )
 
 
-def normalise_signals(strategy: str, out: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Accept ``(entries, exits)``, ``entries`` alone, or a frame with those two columns."""
+def _confidence(strategy: str, values: Any, entries: np.ndarray) -> np.ndarray:
+    arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    n = entries.shape[0]
+    if arr.shape != (n,) or arr.dtype.kind not in "iuf":
+        raise ConfigError(
+            f"strategy {strategy!r} returned confidence of shape {arr.shape} and dtype "
+            f"{arr.dtype}; expected ({n},) numbers in [0, 1]",
+            field="confidence",
+        )
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    graded = arr[entries]
+    if not ((graded >= 0.0) & (graded <= 1.0)).all():
+        bad = float(graded[~((graded >= 0.0) & (graded <= 1.0))][0])
+        raise ConfigError(
+            f"strategy {strategy!r} returned confidence {bad!r} on an entry; expected a number "
+            f"in [0, 1]",
+            field="confidence",
+        )
+    return arr
+
+
+def normalise_signals(strategy: str, out: Any, n: int) -> Signals:
+    """Accept ``(entries, exits[, confidence])``, ``entries`` alone, or a frame with
+    ``entries``, ``exits`` and optionally ``confidence`` columns."""
     if isinstance(out, pd.DataFrame):
         missing = {"entries", "exits"} - set(out.columns)
         if missing:
@@ -192,19 +226,22 @@ def normalise_signals(strategy: str, out: Any, n: int) -> tuple[np.ndarray, np.n
                 f"strategy {strategy!r} returned a DataFrame without column(s) "
                 f"{sorted(missing)}; return (entries, exits) or a frame with both columns"
             )
-        out = (out["entries"], out["exits"])
+        out = (out["entries"], out["exits"], out.get("confidence"))
+    confidence = None
     if isinstance(out, tuple):
-        if len(out) != 2:
+        if len(out) not in (2, 3):
             raise ConfigError(
                 f"strategy {strategy!r} returned a tuple of {len(out)} items; expected "
-                f"(entries, exits)"
+                f"(entries, exits) or (entries, exits, confidence)"
             )
-        entries, exits = out
+        entries, exits = out[0], out[1]
+        confidence = out[2] if len(out) == 3 else None
     else:
         entries, exits = out, None
     e = _as_bool(strategy, "entries", entries, n)
     x = np.zeros(n, dtype=np.bool_) if exits is None else _as_bool(strategy, "exits", exits, n)
-    return e, x
+    c = None if confidence is None else _confidence(strategy, confidence, e)
+    return Signals(e, x, c)
 
 
 def params_from_signature(fn: Callable[..., Any]) -> dict[str, Param]:

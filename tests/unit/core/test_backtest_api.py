@@ -134,3 +134,21 @@ def test_exposure_from_records_equals_per_bar_count(bars, fill):
     assert np.count_nonzero(sim.position_value) > 50
     assert r.stats["exposure_time"] == per_bar["exposure_time"]
     assert r.stats["exposure_time"] == sim.exposure_bars / len(bars)
+
+
+def test_signal_table_lists_every_entry_signal_with_confidence_and_outcome(bars):
+    def graded(bars, drop: float = 0.005):
+        ret = bars["close"].pct_change().fillna(0.0)
+        return ret < -drop, ret > drop, (ret.abs() * 10).clip(0, 1)
+
+    r = coinbt.backtest(graded, bars=bars, hold_bars=4)
+    sig = r.signals
+    entries = bars["close"].pct_change() < -0.005
+    assert len(sig) == int(entries.sum())
+    assert list(sig.columns) == ["price", "confidence", "status", "traded"]
+    assert sig["traded"].sum() == len(r.trades) + len(r.positions)
+    assert set(sig["status"].astype(str)) <= {"filled", "ignored_in_position", "expired_end_of_data"}
+    assert (sig.loc[sig["status"] == "ignored_in_position", "traded"] == False).all()  # noqa: E712
+    want = (bars["close"].pct_change().abs() * 10).clip(0, 1)[entries.to_numpy()]
+    np.testing.assert_allclose(sig["confidence"].to_numpy(), want.to_numpy())
+    np.testing.assert_array_equal(sig["price"].to_numpy(), bars["close"][entries].to_numpy())

@@ -122,6 +122,22 @@ def test_signal_shapes_accepted():
     b = bars()
     up = b["close"] > 3
     for out in (up, (up, None), (up, ~up), pd.DataFrame({"entries": up, "exits": ~up}), up.astype(int)):
-        e, x = get_strategy(returning(out)).signals(b, {})
+        e, x, conf = get_strategy(returning(out)).signals(b, {})
         assert e.tolist() == [False, False, False, True, True, True]
         assert x.dtype == np.bool_
+        assert conf is None
+
+
+def test_confidence_is_carried_and_checked():
+    b = bars()
+    up = b["close"] > 3
+    conf = (b["close"] / 10).to_numpy()
+    sig = get_strategy(returning((up, ~up, conf))).signals(b, {})
+    assert sig.confidence.tolist() == conf.tolist()
+    framed = pd.DataFrame({"entries": up, "exits": ~up, "confidence": conf})
+    assert get_strategy(returning(framed)).signals(b, {}).confidence.tolist() == conf.tolist()
+    with pytest.raises(ConfigError, match=r"returned confidence 1.2000000000000002 on an entry; expected a number "
+                       r"in \[0, 1\]"):
+        get_strategy(returning((up, ~up, conf * 3))).signals(b, {})
+    with pytest.raises(ConfigError, match=r"tuple of 4 items"):
+        get_strategy(returning((up, ~up, conf, conf))).signals(b, {})
