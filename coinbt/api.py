@@ -80,7 +80,8 @@ def backtest(
     params : mapping, optional
         Strategy parameters; defaults fill the rest, unknown names fail.
     **settings
-        Engine settings (``EngineSettings``: ``init_cash``, ``fill``, ``fee_rate``,
+        Engine settings, over the strategy's own defaults (``Strategy.settings``) and then
+        ``EngineSettings``' defaults (``init_cash``, ``fill``, ``fee_rate``,
         ``slippage_bps``, ``size_type``, ``size``, ``lot_size``, ``min_notional``,
         ``hold_bars``, ``stop_loss``, ``take_profit``, ``trailing_stop``,
         ``same_bar_priority``, ``short``, ``close_at_end``).
@@ -112,7 +113,9 @@ def backtest(
     strat = get_strategy(strategy)
     effective = strat.resolve(params)
     engine = EngineSettings.from_dict(
-        settings, what="backtest setting", hint=" Strategy parameters go in params={...}."
+        {**strat.settings, **settings},
+        what="backtest setting",
+        hint=" Strategy parameters go in params={...}.",
     )
 
     if bars is None:

@@ -31,7 +31,7 @@ CASH_TOLERANCE = 1e-9
 LOT_TOLERANCE = 1e-12
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def entry_quantity_nb(fill, cash, fee_rate, size_type, size, lot_size):
     """Quantity an entry at ``fill`` buys before the order checks."""
     if size_type == SIZE_EQUITY_FRACTION:
@@ -46,7 +46,7 @@ def entry_quantity_nb(fill, cash, fee_rate, size_type, size, lot_size):
     return qty
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def order_status_nb(qty, fill, cash, fee_rate, min_notional):
     """Status of an entry of ``qty`` at ``fill``: FILLED or a rejection code."""
     if not qty > 0.0:
@@ -59,7 +59,7 @@ def order_status_nb(qty, fill, cash, fee_rate, min_notional):
     return FILLED
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def stop_exit_nb(side, entry_price, extreme, o, h, lo, sl, tp, tr, priority):
     """Check the stops of an open position inside one bar.
 
@@ -116,7 +116,7 @@ def stop_exit_nb(side, entry_price, extreme, o, h, lo, sl, tp, tr, priority):
     return -1, 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def open_position_nb(raw, direction, cash, fee_rate, slippage, size_type, size, lot_size, min_notional):
     """Try to open a position at raw price ``raw``.
 
@@ -139,7 +139,7 @@ def open_position_nb(raw, direction, cash, fee_rate, slippage, size_type, size, 
     return status, cash, qty, fill, fee, qty * abs(fill - raw)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def close_position_nb(
     trades, n_trades, cash, raw, bar, reason, fee_rate, slippage,
     side, qty, entry_price, entry_fee, entry_slip, entry_bar,
@@ -178,7 +178,7 @@ def close_position_nb(
     return n_trades + 1, cash
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_nb(
     open_,
     high,
@@ -334,7 +334,7 @@ def simulate_nb(
     return n_trades, open_position
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def position_value_nb(trades, open_position, close):
     """Signed value of the open position at each bar's close.
 

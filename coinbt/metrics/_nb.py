@@ -9,7 +9,7 @@ from __future__ import annotations
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def drawdown_summary_nb(equity):
     """Depth and length of every drawdown episode in one pass.
 
@@ -63,7 +63,7 @@ def drawdown_summary_nb(equity):
     return max_dd, max_dur, sum_depth, n_episodes
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def equity_return_moments_nb(equity, init_cash):
     """Mean, sum of squared deviations and sum of squared negative parts of the per-bar
     returns of ``equity``, in one pass without storing the returns.

@@ -4,7 +4,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def mean_step_nb(new, old, drop_old, nobs, sum_x, neg_ct, comp_add, comp_remove, same, prev):
     """Advance a rolling-mean state by one value (removing ``old`` first when ``drop_old``).
 
@@ -34,7 +34,7 @@ def mean_step_nb(new, old, drop_old, nobs, sum_x, neg_ct, comp_add, comp_remove,
     return nobs, sum_x, neg_ct, comp_add, comp_remove, same, new
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def mean_value_nb(window, nobs, sum_x, neg_ct, same, prev):
     """The mean of a rolling state (NaN until ``window`` values were seen)."""
     if nobs < window:
@@ -49,7 +49,7 @@ def mean_value_nb(window, nobs, sum_x, neg_ct, same, prev):
     return result
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_mean_nb(values, window):
     """Mean of the last ``window`` values including the current one; NaN until full."""
     n = values.shape[0]
@@ -66,7 +66,7 @@ def rolling_mean_nb(values, window):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma_cross_signals_nb(close, volume, window, vol_mult):
     """Entries where the close crosses above its SMA (with an optional volume filter).
 

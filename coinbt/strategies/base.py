@@ -117,6 +117,9 @@ class Strategy:
     params: Mapping[str, Param] = field(default_factory=dict)
     description: str = ""
     builtin: bool = False
+    #: engine settings this strategy is meant to run with unless the caller says otherwise
+    #: (the predecessor's strategies hold for ``hold_bars=1``)
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Effective parameters: defaults merged with ``params``, each validated."""

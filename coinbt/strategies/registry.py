@@ -52,12 +52,14 @@ def strategy(
     *,
     name: str | None = None,
     params: dict[str, Param] | None = None,
+    settings: dict[str, Any] | None = None,
     register: bool = True,
 ) -> Any:
     """Declare a user strategy, usable wherever a built-in one is.
 
     Parameters come from the function's keyword defaults (``window: int = 20``) and may be
-    refined with ``params={"window": Param(int, 20, min=2)}``.
+    refined with ``params={"window": Param(int, 20, min=2)}``. ``settings`` gives engine
+    settings the strategy runs with unless the caller overrides them (e.g. ``{"hold_bars": 5}``).
 
     Examples
     --------
@@ -78,6 +80,7 @@ def strategy(
             fn=f,
             params=declared,
             description=(f.__doc__ or "").strip().splitlines()[0] if f.__doc__ else "",
+            settings=dict(settings or {}),
         )
         if register:
             if strat.name in _BUILTIN:

@@ -152,3 +152,15 @@ def test_signal_table_lists_every_entry_signal_with_confidence_and_outcome(bars)
     want = (bars["close"].pct_change().abs() * 10).clip(0, 1)[entries.to_numpy()]
     np.testing.assert_allclose(sig["confidence"].to_numpy(), want.to_numpy())
     np.testing.assert_array_equal(sig["price"].to_numpy(), bars["close"][entries].to_numpy())
+
+
+def test_strategy_setting_defaults_apply_unless_overridden(bars):
+    @coinbt.strategy(settings={"hold_bars": 2}, register=False)
+    def every_tenth(bars):
+        return np.arange(len(bars)) % 10 == 0
+
+    r = coinbt.backtest(every_tenth, bars=bars)
+    assert r.spec.engine["hold_bars"] == 2
+    assert set(r.trades["bars_held"]) == {2}
+    r = coinbt.backtest(every_tenth, bars=bars, hold_bars=3)
+    assert set(r.trades["bars_held"]) == {3}
