@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "backtest": "coinbt.api",
+    "signal_study": "coinbt.study",
     "load_bars": "coinbt.data",
     "strategy": "coinbt.strategies",
     "Param": "coinbt.strategies",
@@ -37,6 +38,7 @@ __all__ = [
     "__version__",
     "backtest",
     "load_bars",
+    "signal_study",
     "strategy",
 ]
 
