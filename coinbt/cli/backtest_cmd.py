@@ -72,8 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_strategies(args: argparse.Namespace) -> int:
     from coinbt.strategies import list_strategies
+    from coinbt.strategies.presets import PRESETS
 
     items = list_strategies()
+    presets = [
+        {"name": p.name, "strategy": p.strategy, "params": p.params, "description": p.description}
+        for p in PRESETS.values()
+    ]
     if args.json:
         out = [
             {
@@ -86,12 +91,16 @@ def cmd_strategies(args: argparse.Namespace) -> int:
             }
             for s in items
         ]
-        print(json.dumps(out, indent=2))
+        print(json.dumps({"strategies": out, "presets": presets}, indent=2))
         return 0
     for s in items:
         print(f"{s.name} — {s.description}")
         for k, p in s.params.items():
             print(f"    {k}: {p.describe()}  {p.doc}")
+    print("\npresets (use as --strategy NAME; parameters can still be overridden):")
+    for p in presets:
+        values = ", ".join(f"{k}={v}" for k, v in p["params"].items())
+        print(f"    {p['name']}: {p['strategy']} ({values}) — {p['description']}")
     return 0
 
 

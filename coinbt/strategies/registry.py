@@ -7,6 +7,7 @@ from typing import Any
 
 from coinbt.errors import ConfigError, did_you_mean
 from coinbt.strategies.base import Param, Strategy, params_from_signature
+from coinbt.strategies.presets import PRESETS, preset_strategy
 from coinbt.strategies.sma_cross import SMA_CROSS
 
 _BUILTIN: dict[str, Strategy] = {s.name: s for s in (SMA_CROSS,)}
@@ -38,13 +39,18 @@ def get_strategy(strategy: str | Strategy | Callable[..., Any]) -> Strategy:
             field="strategy",
         )
     known = {**_BUILTIN, **_USER}
-    if strategy not in known:
-        raise ConfigError(
-            f"unknown strategy {strategy!r}; available: {', '.join(known)}."
-            f"{did_you_mean(strategy, known)} Define your own with @coinbt.strategy.",
-            field="strategy",
-        )
-    return known[strategy]
+    if strategy in known:
+        return known[strategy]
+    preset = {p.lower(): p for p in PRESETS}.get(strategy.lower())
+    if preset is not None and PRESETS[preset].strategy in known:
+        return preset_strategy(PRESETS[preset], known[PRESETS[preset].strategy])
+    names = [*known, *PRESETS]
+    raise ConfigError(
+        f"unknown strategy {strategy!r}; available: {', '.join(known)}; presets: "
+        f"{', '.join(PRESETS)}.{did_you_mean(strategy, names)} Define your own with "
+        f"@coinbt.strategy.",
+        field="strategy",
+    )
 
 
 def strategy(
