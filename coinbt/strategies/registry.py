@@ -9,8 +9,12 @@ from coinbt.errors import ConfigError, did_you_mean
 from coinbt.strategies.base import Param, Strategy, params_from_signature
 from coinbt.strategies.presets import PRESETS, preset_strategy
 from coinbt.strategies.sma_cross import SMA_CROSS
+from coinbt.strategies.volume_long_candle import VOLUME_LONG_CANDLE
+from coinbt.strategies.volume_zone_breakout import VOLUME_ZONE_BREAKOUT
 
-_BUILTIN: dict[str, Strategy] = {s.name: s for s in (SMA_CROSS,)}
+_BUILTIN: dict[str, Strategy] = {
+    s.name: s for s in (SMA_CROSS, VOLUME_LONG_CANDLE, VOLUME_ZONE_BREAKOUT)
+}
 _USER: dict[str, Strategy] = {}
 
 
