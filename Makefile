@@ -38,6 +38,8 @@ test: $(VENV)/.dev  ## the whole test suite
 
 bench: $(VENV)/.bench  ## speed and memory against peers, JSON in benchmarks/results/
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.bench_vzb
+	$(PY) -m benchmarks.bench_sweep
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "backtest": "coinbt.api",
     "signal_study": "coinbt.study",
+    "sweep": "coinbt.sweeps",
     "load_bars": "coinbt.data",
     "strategy": "coinbt.strategies",
     "Param": "coinbt.strategies",
@@ -40,6 +41,7 @@ __all__ = [
     "load_bars",
     "signal_study",
     "strategy",
+    "sweep",
 ]
 
 

@@ -20,7 +20,8 @@ from coinbt.timeframes import parse_timeframe
 _BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
-def _range_text(value: Any) -> str | None:
+def range_text(value: Any) -> str | None:
+    """The requested range bound as recorded in a RunSpec (ISO text, or the string given)."""
     if value is None:
         return None
     if isinstance(value, pd.Timestamp | np.datetime64) or hasattr(value, "isoformat"):
@@ -161,8 +162,8 @@ def backtest(
         exchange=exchange,
         symbol=symbol,
         timeframe=tf,
-        start=_range_text(start),
-        end=_range_text(end),
+        start=range_text(start),
+        end=range_text(end),
         engine=engine.to_dict(),
         data_fingerprint=bars_fingerprint(bars),
         data_start=bars.index[0].isoformat(),

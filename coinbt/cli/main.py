@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from coinbt import __version__
-from coinbt.cli import backtest_cmd, data_cmd
+from coinbt.cli import backtest_cmd, data_cmd, sweep_cmd
 from coinbt.errors import CoinbtError
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     data_cmd.register(sub)
     backtest_cmd.register(sub)
+    sweep_cmd.register(sub)
     return parser
 
 
