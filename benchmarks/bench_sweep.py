@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="seconds to poll for volume_zone_breakout to be registered (0)",
     )
-    ap.add_argument("--json-out", help="also write the results as JSON to this path")
+    ap.add_argument("--json-out", help="also write the results as JSON to this path (they always go to benchmarks/results/sweep-*.json)")
     args = ap.parse_args(argv)
 
     if args.child:
@@ -480,8 +480,14 @@ def main(argv: list[str] | None = None) -> int:
 
     results["load_avg_end"] = list(os.getloadavg())
     print_report(results)
+    text = json.dumps(results, indent=2, default=str)
+    out_dir = Path(__file__).resolve().parent / "results"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    for path in (out_dir / f"sweep-{stamp}.json", out_dir / "sweep-latest.json"):
+        path.write_text(text)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, indent=2, default=str))
+        Path(args.json_out).write_text(text)
+    print(f"wrote benchmarks/results/sweep-{stamp}.json and sweep-latest.json")
     return 0
 
 

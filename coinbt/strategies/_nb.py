@@ -1,7 +1,7 @@
 """Numba kernels for indicators and built-in strategy signals."""
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -192,41 +192,9 @@ def _profile_bin_nb(edges, num_bins, x, guess):
 
 
 @njit(cache=True, nogil=True)
-def volume_zone_breakout_nb(
-    open_, high, low, close, volume, volume_window, top_percentile, breakout_buffer, num_bins,
-    include_wicks,
-):
-    """Entries, confidence and resistance of ``volume_zone_breakout`` (``docs/strategies.md``).
-
-    For each bar i >= w (``volume_window``) the volume profile of bars i-w … i-1 is rebuilt
-    from scratch, so every bar sees exactly its own window's profile:
-
-    * candle span ``[lo, hi]`` = ``[low, high]`` (``include_wicks``) or
-      ``[min(open, close), max(open, close)]``; profile range ``[pmin, pmax]`` = lowest span low,
-      highest span high; ``pmin == pmax`` → no resistance;
-    * ``edges[j] = j*width + pmin`` with ``width = (pmax-pmin)/num_bins``, ``edges[nb] = pmax``
-      (``numpy.linspace``'s arithmetic);
-    * a candle with ``hi > lo`` adds ``(min(hi, e[j+1]) - max(lo, e[j])) * (volume/(hi-lo))`` to
-      every bin where that overlap is positive; a candle with ``hi == lo`` adds its volume to
-      the largest bin j with ``e[j] <= lo``; candles in window order;
-    * running sums of the bins from the top bin down; ``total`` is the last one (0 → no
-      resistance); resistance = lower edge of the first bin, from the top, whose running sum
-      is ``>= total * top_percentile``;
-    * entry when ``high[i] >= resistance * (1 + breakout_buffer)``; confidence
-      ``0.5 + 0.5 * min((high[i] - level) / (pmax - pmin), 1)``.
-
-    Cost O(n·w·num_bins) with buffers allocated once. Every candle visits every bin with a
-    branch-free, SIMD-friendly body (a non-overlapping bin receives exactly +0.0), which is ~3×
-    faster than visiting only the overlapped bins: the data-dependent trip counts of the
-    latter mispredict a branch per candle. The per-candle density ``volume/(hi-lo)`` is
-    computed once per bar of input rather than once per window.
-    """
+def volume_spans_nb(open_, high, low, close, volume, include_wicks):
+    """Each candle's price span ``[lo, hi]`` and volume density ``volume / (hi - lo)``."""
     n = high.shape[0]
-    w = volume_window
-    nb = num_bins
-    entries = np.zeros(n, dtype=np.bool_)
-    confidence = np.full(n, np.nan)
-    resistance = np.full(n, np.nan)
     if include_wicks:
         span_lo = low
         span_hi = high
@@ -240,11 +208,21 @@ def volume_zone_breakout_nb(
     for k in range(n):
         h = span_hi[k] - span_lo[k]
         density[k] = volume[k] / h if h > 0.0 else 0.0
+    return span_lo, span_hi, density
+
+
+@njit(cache=True, nogil=True)
+def volume_zone_range_nb(
+    span_lo, span_hi, density, high, volume, w, top_percentile, breakout_buffer, nb, first, stop,
+    entries, confidence, resistance,
+):
+    """Bars ``first … stop-1`` of :func:`volume_zone_breakout_nb`, with their own scratch
+    buffers, so disjoint ranges can run on different threads."""
     edges = np.empty(nb + 1)
     bins = np.empty(nb)
     from_top = np.empty(nb)
     one_plus_buffer = 1.0 + breakout_buffer
-    for i in range(w, n):
+    for i in range(first, stop):
         start = i - w
         pmin = span_lo[start]
         pmax = span_hi[start]
@@ -291,4 +269,72 @@ def volume_zone_breakout_nb(
         if high[i] >= level:
             entries[i] = True
             confidence[i] = 0.5 + 0.5 * min((high[i] - level) / price_range, 1.0)
+
+
+@njit(cache=True, nogil=True)
+def volume_zone_breakout_nb(
+    open_, high, low, close, volume, volume_window, top_percentile, breakout_buffer, num_bins,
+    include_wicks,
+):
+    """Entries, confidence and resistance of ``volume_zone_breakout`` (``docs/strategies.md``).
+
+    For each bar i >= w (``volume_window``) the volume profile of bars i-w … i-1 is rebuilt
+    from scratch, so every bar sees exactly its own window's profile:
+
+    * candle span ``[lo, hi]`` = ``[low, high]`` (``include_wicks``) or
+      ``[min(open, close), max(open, close)]``; profile range ``[pmin, pmax]`` = lowest span low,
+      highest span high; ``pmin == pmax`` → no resistance;
+    * ``edges[j] = j*width + pmin`` with ``width = (pmax-pmin)/num_bins``, ``edges[nb] = pmax``
+      (``numpy.linspace``'s arithmetic);
+    * a candle with ``hi > lo`` adds ``(min(hi, e[j+1]) - max(lo, e[j])) * (volume/(hi-lo))`` to
+      every bin where that overlap is positive; a candle with ``hi == lo`` adds its volume to
+      the largest bin j with ``e[j] <= lo``; candles in window order;
+    * running sums of the bins from the top bin down; ``total`` is the last one (0 → no
+      resistance); resistance = lower edge of the first bin, from the top, whose running sum
+      is ``>= total * top_percentile``;
+    * entry when ``high[i] >= resistance * (1 + breakout_buffer)``; confidence
+      ``0.5 + 0.5 * min((high[i] - level) / (pmax - pmin), 1)``.
+
+    Cost O(n·w·num_bins) with buffers allocated once. Every candle visits every bin with a
+    branch-free, SIMD-friendly body (a non-overlapping bin receives exactly +0.0), which is ~3×
+    faster than visiting only the overlapped bins: the data-dependent trip counts of the
+    latter mispredict a branch per candle. The per-candle density ``volume/(hi-lo)`` is
+    computed once per bar of input rather than once per window.
+    """
+    n = high.shape[0]
+    w = volume_window
+    nb = num_bins
+    entries = np.zeros(n, dtype=np.bool_)
+    confidence = np.full(n, np.nan)
+    resistance = np.full(n, np.nan)
+    span_lo, span_hi, density = volume_spans_nb(open_, high, low, close, volume, include_wicks)
+    volume_zone_range_nb(
+        span_lo, span_hi, density, high, volume, w, top_percentile, breakout_buffer, nb, w, n,
+        entries, confidence, resistance,
+    )
+    return entries, confidence, resistance
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def volume_zone_breakout_par_nb(
+    open_, high, low, close, volume, volume_window, top_percentile, breakout_buffer, num_bins,
+    include_wicks, chunks,
+):
+    """:func:`volume_zone_breakout_nb` with the bars split into ``chunks`` ranges run in
+    parallel (every bar's window is rebuilt from scratch, so the results are identical)."""
+    n = high.shape[0]
+    w = volume_window
+    entries = np.zeros(n, dtype=np.bool_)
+    confidence = np.full(n, np.nan)
+    resistance = np.full(n, np.nan)
+    span_lo, span_hi, density = volume_spans_nb(open_, high, low, close, volume, include_wicks)
+    per = (max(n - w, 0) + chunks - 1) // chunks
+    for c in prange(chunks):
+        first = w + c * per
+        stop = min(first + per, n)
+        if first < stop:
+            volume_zone_range_nb(
+                span_lo, span_hi, density, high, volume, w, top_percentile, breakout_buffer,
+                num_bins, first, stop, entries, confidence, resistance,
+            )
     return entries, confidence, resistance

@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
-from coinbt.strategies._nb import volume_zone_breakout_nb
+from coinbt.strategies._nb import volume_zone_breakout_nb, volume_zone_breakout_par_nb
 from coinbt.strategies.base import Param, Strategy
 from coinbt.strategies.volume_long_candle import OpenParam, _ohlcv
+
+#: from this many bars on, the bars are split across numba's threads (identical results)
+PARALLEL_MIN_BARS = 50_000
 
 
 def _run(bars: pd.DataFrame, params: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
     o, h, lo, c, v = _ohlcv(bars)
-    return volume_zone_breakout_nb(
+    args = (
         o, h, lo, c, v,
         int(params["volume_window"]),
         float(params["top_percentile"]),
@@ -23,6 +27,10 @@ def _run(bars: pd.DataFrame, params: Mapping[str, Any]) -> tuple[np.ndarray, ...
         int(params["num_bins"]),
         bool(params["include_wicks"]),
     )
+    threads = numba.get_num_threads()
+    if len(bars) >= PARALLEL_MIN_BARS and threads > 1:
+        return volume_zone_breakout_par_nb(*args, threads)
+    return volume_zone_breakout_nb(*args)
 
 
 def volume_zone_breakout(

@@ -347,3 +347,18 @@ def test_command_line_backtest_runs_the_strategy(capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert '"strategy": "volume_zone_breakout"' in out and '"hold_bars": 1' in out
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 7])
+def test_parallel_kernel_equals_the_serial_one(chunks):
+    from coinbt.strategies._nb import volume_zone_breakout_nb, volume_zone_breakout_par_nb
+
+    bars = coinbt.load_bars("BTC-USDT", "1h", "2023-01-01", "2023-03-31", exchange="binance")
+    arrays = [np.ascontiguousarray(bars[c].to_numpy()) for c in ("open", "high", "low", "close",
+                                                                  "volume")]
+    for wicks in (True, False):
+        serial = volume_zone_breakout_nb(*arrays, 10, 0.2, 0.0, 20, wicks)
+        parallel = volume_zone_breakout_par_nb(*arrays, 10, 0.2, 0.0, 20, wicks, chunks)
+        assert serial[0].sum() > 100
+        for a, b in zip(serial, parallel, strict=True):
+            np.testing.assert_array_equal(a, b)
