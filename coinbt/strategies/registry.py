@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,8 @@ def get_strategy(strategy: str | Strategy | Callable[..., Any]) -> Strategy:
     known = {**_BUILTIN, **_USER}
     if strategy in known:
         return known[strategy]
+    if ":" in strategy:
+        return _import_strategy(strategy)
     preset = {p.lower(): p for p in PRESETS}.get(strategy.lower())
     if preset is not None and PRESETS[preset].strategy in known:
         return preset_strategy(PRESETS[preset], known[PRESETS[preset].strategy])
@@ -55,6 +58,31 @@ def get_strategy(strategy: str | Strategy | Callable[..., Any]) -> Strategy:
         f"@coinbt.strategy.",
         field="strategy",
     )
+
+
+def _import_strategy(path: str) -> Strategy:
+    """``package.module:function`` → that function (or decorated strategy) as a Strategy.
+
+    This is how a strategy written in a file reaches the CLI, sweeps and jobs.
+    """
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"cannot import module {module_name!r} for strategy {path!r}: {exc}. Run from the "
+            f"folder that holds it or put it on PYTHONPATH",
+            field="strategy",
+        ) from None
+    target = getattr(module, attr, None)
+    if not (isinstance(target, Strategy) or callable(target)):
+        names = [n for n in dir(module) if not n.startswith("_")]
+        raise ConfigError(
+            f"module {module_name!r} has no strategy function {attr!r}."
+            f"{did_you_mean(attr, names)}",
+            field="strategy",
+        )
+    return get_strategy(target)
 
 
 def strategy(

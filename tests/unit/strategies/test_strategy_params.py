@@ -141,3 +141,47 @@ def test_confidence_is_carried_and_checked():
         get_strategy(returning((up, ~up, conf * 3))).signals(b, {})
     with pytest.raises(ConfigError, match=r"tuple of 4 items"):
         get_strategy(returning((up, ~up, conf, conf))).signals(b, {})
+
+
+STRATEGY_FILE = '''
+import coinbt
+
+def dip(bars, drop: float = 0.01):
+    return bars["close"].pct_change() < -drop
+
+@coinbt.strategy(params={"k": coinbt.Param(int, 3, min=1)}, settings={"hold_bars": 2},
+                 register=False)
+def every_kth(bars, k=3):
+    import numpy as np
+    return np.arange(len(bars)) % k == 0
+'''
+
+
+def test_module_function_path_resolves_a_strategy_from_a_file(tmp_path, monkeypatch):
+    (tmp_path / "my_rules.py").write_text(STRATEGY_FILE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plain = get_strategy("my_rules:dip")
+    assert plain.name == "dip" and plain.resolve({}) == {"drop": 0.01}
+    decorated = get_strategy("my_rules:every_kth")
+    assert decorated.settings == {"hold_bars": 2}
+    with pytest.raises(ConfigError, match=r"module 'my_rules' has no strategy function 'dipp'\. "
+                       r"Did you mean 'dip'\?"):
+        get_strategy("my_rules:dipp")
+    with pytest.raises(ConfigError, match=r"cannot import module 'no_such_rules'"):
+        get_strategy("no_such_rules:dip")
+
+
+def test_cli_backtest_runs_a_strategy_from_a_file(tmp_path, monkeypatch, capsys):
+    from coinbt.cli.main import main
+
+    (tmp_path / "my_rules2.py").write_text(STRATEGY_FILE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(["backtest", "--strategy", "my_rules2:every_kth", "--symbol", "BTC-USDT",
+                 "--timeframe", "1h", "--exchange", "binance", "--end", "2021-05-31",
+                 "--param", "k=5", "--json"])
+    assert code == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    assert out["spec"]["strategy"] == "every_kth" and out["spec"]["params"] == {"k": 5}
+    assert out["spec"]["engine"]["hold_bars"] == 2
