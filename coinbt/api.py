@@ -51,6 +51,43 @@ def _check_bars(bars: Any) -> pd.DataFrame:
     return bars
 
 
+def market_bars(
+    symbol: str | None,
+    timeframe: str | None,
+    start: Any,
+    end: Any,
+    exchange: str | None,
+    bars: pd.DataFrame | None,
+    *,
+    caller: str,
+) -> tuple[pd.DataFrame, str, str | None, str]:
+    """The bars a run works on — loaded from the catalog, or given and checked — with their
+    symbol, exchange and canonical timeframe."""
+    if bars is None:
+        if symbol is None or timeframe is None:
+            raise ConfigError(
+                f"{caller} needs symbol and timeframe (e.g. 'BTC-USDT', '1h') or bars=...",
+                field="symbol",
+            )
+        bars = load_bars(symbol, timeframe, start, end, exchange)
+    else:
+        bars = _check_bars(bars)
+        if start is not None or end is not None:
+            raise ConfigError(
+                "start/end select data from the catalog; slice the bars you pass instead",
+                field="start",
+            )
+    tf = bars.attrs.get("timeframe", timeframe)
+    if tf is None:
+        raise ConfigError("timeframe is required with bars that carry none", field="timeframe")
+    return (
+        bars,
+        str(bars.attrs.get("symbol", symbol or "UNKNOWN")),
+        bars.attrs.get("exchange", exchange),
+        parse_timeframe(tf),
+    )
+
+
 def backtest(
     strategy: str | Strategy | Callable[..., Any],
     symbol: str | None = None,
@@ -119,26 +156,9 @@ def backtest(
         hint=" Strategy parameters go in params={...}.",
     )
 
-    if bars is None:
-        if symbol is None or timeframe is None:
-            raise ConfigError(
-                "backtest needs symbol and timeframe (e.g. 'BTC-USDT', '1h') or bars=...",
-                field="symbol",
-            )
-        bars = load_bars(symbol, timeframe, start, end, exchange)
-    else:
-        bars = _check_bars(bars)
-        if start is not None or end is not None:
-            raise ConfigError(
-                "start/end select data from the catalog; slice the bars you pass instead",
-                field="start",
-            )
-    symbol = str(bars.attrs.get("symbol", symbol or "UNKNOWN"))
-    exchange = bars.attrs.get("exchange", exchange)
-    tf = bars.attrs.get("timeframe", timeframe)
-    if tf is None:
-        raise ConfigError("timeframe is required with bars that carry none", field="timeframe")
-    tf = parse_timeframe(tf)
+    bars, symbol, exchange, tf = market_bars(
+        symbol, timeframe, start, end, exchange, bars, caller="backtest"
+    )
 
     signals = strat.signals(bars, effective)
     entries, exits = signals.entries, signals.exits

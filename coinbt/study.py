@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coinbt.data import load_bars
+from coinbt.api import market_bars
 from coinbt.errors import ConfigError
 from coinbt.strategies import Strategy, get_strategy
 
@@ -171,13 +171,7 @@ def signal_study(
     qs = _quantiles(quantiles)
     strat = get_strategy(strategy)
     effective = strat.resolve(params)
-    if bars is None:
-        if symbol is None or timeframe is None:
-            raise ConfigError(
-                "signal_study needs symbol and timeframe (e.g. 'BTC-USDT', '1h') or bars=...",
-                field="symbol",
-            )
-        bars = load_bars(symbol, timeframe, start, end, exchange)
+    bars = market_bars(symbol, timeframe, start, end, exchange, bars, caller="signal_study")[0]
     sig = strat.signals(bars, effective)
     at = np.flatnonzero(sig.entries)
     open_ = bars["open"].to_numpy(dtype=np.float64)
