@@ -45,11 +45,16 @@ __all__ = [
 ]
 
 
+_SUBPACKAGES = {"data", "engine", "metrics", "portfolio", "results", "strategies", "sweeps"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value
+    if name in _SUBPACKAGES:  # `coinbt.sweeps.Range` works after a bare `import coinbt`
+        return importlib.import_module(f"coinbt.{name}")
     raise AttributeError(f"module 'coinbt' has no attribute {name!r}")
 
 

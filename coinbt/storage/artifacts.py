@@ -1,0 +1,155 @@
+"""Local artifact store: ``<root>/runs/<run_id>/`` with Parquet tables and JSON documents.
+
+Every file is written to a temporary name in the same folder and renamed (``os.replace``), so
+a reader never sees half a file and two writers of the same run leave identical bytes.  Each
+write reports its SHA-256, which the registry stores; every read is checked against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from coinbt.errors import StorageError
+
+TABLES = ("trades", "equity", "signals", "positions")
+DOCUMENTS = ("spec", "stats")
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """One stored object: its name (``trades.parquet``), URI, size, row count and checksum."""
+
+    name: str
+    uri: str
+    bytes: int
+    rows: int | None
+    sha256: str
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def table_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame as zstd Parquet (index and pandas dtypes kept, timestamps stay tz-aware UTC)."""
+    buf = io.BytesIO()
+    frame.to_parquet(buf, engine="pyarrow", compression="zstd", index=True)
+    return buf.getvalue()
+
+
+def document_bytes(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, indent=2).encode()
+
+
+class ArtifactStore:
+    """Artifacts of runs under a local folder.
+
+    Parameters
+    ----------
+    root : str or Path
+        Folder holding ``runs/<run_id>/``; created on first write.  A ``file://`` URI is
+        accepted too.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        text = os.fspath(root)
+        if text.startswith("s3://"):
+            raise StorageError(
+                f"artifact URI {text!r}: S3 storage is not available yet; use a local path"
+            )
+        if text.startswith("file://"):
+            text = text[len("file://") :]
+        self.root = Path(text).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({str(self.root)!r})"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+    def run_uri(self, run_id: str) -> str:
+        return self.run_dir(run_id).as_uri()
+
+    def put(self, run_id: str, name: str, data: bytes, rows: int | None = None) -> ArtifactInfo:
+        """Write one object atomically and describe it."""
+        path = self.run_dir(run_id) / name
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageError(f"run {run_id}: could not write artifact {name} at {path}: {exc}") from exc
+        return ArtifactInfo(name, path.as_uri(), len(data), rows, _sha256(data))
+
+    def get(self, run_id: str, name: str, sha256: str | None = None) -> bytes:
+        """Read one object; with ``sha256``, raise :class:`StorageError` unless it matches."""
+        path = self.run_dir(run_id) / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise StorageError(f"run {run_id}: artifact {name} is missing (expected {path})") from None
+        except OSError as exc:
+            raise StorageError(f"run {run_id}: could not read artifact {name} at {path}: {exc}") from exc
+        if sha256 is not None and _sha256(data) != sha256:
+            raise StorageError(
+                f"run {run_id}: artifact {name} is corrupt: SHA-256 {_sha256(data)} at {path} "
+                f"does not match the recorded {sha256}"
+            )
+        return data
+
+    def save_result(self, result: Any) -> list[ArtifactInfo]:
+        """Write every artifact of a :class:`~coinbt.results.BacktestResult`.
+
+        Returns
+        -------
+        list of ArtifactInfo
+            Tables (``trades``, ``equity``, ``signals``, ``positions`` as ``.parquet``), then
+            ``spec.json`` and ``stats.json``.
+        """
+        run_id = result.run_id
+        infos = [
+            self.put(run_id, f"{t}.parquet", table_bytes(getattr(result, t)), len(getattr(result, t)))
+            for t in TABLES
+        ]
+        infos.append(self.put(run_id, "spec.json", document_bytes(result.spec.to_dict())))
+        infos.append(self.put(run_id, "stats.json", document_bytes(dict(result.stats))))
+        return infos
+
+    def read_table(self, run_id: str, name: str, sha256: str | None = None) -> pd.DataFrame:
+        data = self.get(run_id, f"{name}.parquet", sha256)
+        try:
+            return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+        except Exception as exc:  # pyarrow raises several types for unreadable files
+            raise StorageError(f"run {run_id}: artifact {name}.parquet is unreadable: {exc}") from exc
+
+    def read_document(self, run_id: str, name: str, sha256: str | None = None) -> Any:
+        data = self.get(run_id, f"{name}.json", sha256)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise StorageError(f"run {run_id}: artifact {name}.json is not JSON: {exc}") from exc
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run's folder (no error when absent)."""
+        folder = self.run_dir(run_id)
+        if folder.is_dir():
+            for p in folder.iterdir():
+                p.unlink(missing_ok=True)
+            folder.rmdir()
