@@ -85,7 +85,14 @@ def cmd_strategies(args: argparse.Namespace) -> int:
                 "name": s.name,
                 "description": s.description,
                 "params": {
-                    k: {"type": p.type.__name__, "default": p.default, "min": p.min, "max": p.max}
+                    k: {
+                        "type": p.type.__name__,
+                        "default": p.default,
+                        "min": p.min,
+                        "max": p.max,
+                        "above": p.above,
+                        "below": p.below,
+                    }
                     for k, p in s.params.items()
                 },
             }

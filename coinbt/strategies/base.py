@@ -35,6 +35,9 @@ class Param:
         Value used when the caller does not give one.
     min, max : float, optional
         Inclusive bounds for numbers.
+    above, below : float, optional
+        Strict bounds (``above < value < below``), for ranges such as ``(0, 1)`` where the bound
+        itself makes the rule meaningless.
     choices : tuple, optional
         Allowed values for strings.
     doc : str
@@ -47,6 +50,8 @@ class Param:
     max: float | None = None
     choices: tuple[Any, ...] | None = None
     doc: str = ""
+    above: float | None = None
+    below: float | None = None
 
     def check(self, strategy: str, name: str, value: Any) -> Any:
         """Return ``value`` converted to the declared type or raise :class:`ConfigError`."""
@@ -69,6 +74,10 @@ class Param:
             raise ConfigError(f"{where} must be ≥ {self.min}, got {value!r}", field=name)
         if self.max is not None and value > self.max:
             raise ConfigError(f"{where} must be ≤ {self.max}, got {value!r}", field=name)
+        if self.above is not None and not value > self.above:
+            raise ConfigError(f"{where} must be > {self.above}, got {value!r}", field=name)
+        if self.below is not None and not value < self.below:
+            raise ConfigError(f"{where} must be < {self.below}, got {value!r}", field=name)
         if self.choices is not None and value not in self.choices:
             raise ConfigError(
                 f"{where} must be one of {', '.join(map(repr, self.choices))}, got {value!r}."
@@ -100,11 +109,16 @@ class Param:
         return self.check(strategy, name, value)
 
     def describe(self) -> str:
+        """``int = 20 [2, 100000]``; strict bounds in round brackets: ``float = 0.2 (0, 1]``."""
         bounds = ""
-        if self.min is not None or self.max is not None:
-            lo = "" if self.min is None else f"{self.min}"
-            hi = "" if self.max is None else f"{self.max}"
-            bounds = f" [{lo}, {hi}]"
+        if {self.min, self.max, self.above, self.below} != {None}:
+            lo = f"({self.above}" if self.above is not None else (
+                "(-inf" if self.min is None else f"[{self.min}"
+            )
+            hi = f"{self.below})" if self.below is not None else (
+                "inf)" if self.max is None else f"{self.max}]"
+            )
+            bounds = f" {lo}, {hi}"
         return f"{self.type.__name__} = {self.default!r}{bounds}"
 
 

@@ -2,47 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from coinbt.errors import ConfigError
 from coinbt.strategies._nb import volume_long_candle_nb
 from coinbt.strategies.base import Param, Strategy
-
-
-@dataclass(frozen=True)
-class OpenParam(Param):
-    """A :class:`Param` that may also exclude its bounds: ``above < value < below``.
-
-    ``min``/``max`` stay inclusive; ``above``/``below`` are strict, for ranges such as
-    ``(0, 1)`` where the bound itself makes the rule meaningless.
-    """
-
-    above: float | None = None
-    below: float | None = None
-
-    def check(self, strategy: str, name: str, value: Any) -> Any:
-        value = super().check(strategy, name, value)
-        where = f"parameter {name!r} of strategy {strategy!r}"
-        if self.above is not None and not value > self.above:
-            raise ConfigError(f"{where} must be > {self.above}, got {value!r}", field=name)
-        if self.below is not None and not value < self.below:
-            raise ConfigError(f"{where} must be < {self.below}, got {value!r}", field=name)
-        return value
-
-    def describe(self) -> str:
-        if self.above is None and self.below is None:
-            return super().describe()
-        lo = f"({self.above}" if self.above is not None else (
-            "(-inf" if self.min is None else f"[{self.min}"
-        )
-        hi = f"{self.below})" if self.below is not None else (
-            "inf)" if self.max is None else f"{self.max}]"
-        )
-        return f"{self.type.__name__} = {self.default!r} {lo}, {hi}"
 
 
 def _ohlcv(bars: pd.DataFrame) -> tuple[np.ndarray, ...]:
@@ -106,10 +70,10 @@ VOLUME_LONG_CANDLE = Strategy(
         "vol_ma_window": Param(
             int, 20, min=1, max=100_000, doc="bars in the volume mean (includes the current bar)"
         ),
-        "vol_multiplier": OpenParam(
+        "vol_multiplier": Param(
             float, 1.5, above=0.0, doc="surge: volume ≥ vol_multiplier × volume mean"
         ),
-        "body_pct": OpenParam(
+        "body_pct": Param(
             float, 0.02, above=0.0, below=1.0,
             doc="long candle: body ≥ body_pct of the open, each wick < 2·body_pct",
         ),

@@ -11,7 +11,7 @@ import pandas as pd
 
 from coinbt.strategies._nb import volume_zone_breakout_nb, volume_zone_breakout_par_nb
 from coinbt.strategies.base import Param, Strategy
-from coinbt.strategies.volume_long_candle import OpenParam, _ohlcv
+from coinbt.strategies.volume_long_candle import _ohlcv
 
 #: from this many bars on, the bars are split across numba's threads (identical results)
 PARALLEL_MIN_BARS = 50_000
@@ -111,7 +111,7 @@ VOLUME_ZONE_BREAKOUT = Strategy(
         "volume_window": Param(
             int, 10, min=1, max=100_000, doc="bars before the current one in the volume profile"
         ),
-        "top_percentile": OpenParam(
+        "top_percentile": Param(
             float, 0.2, max=1.0, above=0.0,
             doc="share of window volume, from the top bin down, that sets the resistance",
         ),

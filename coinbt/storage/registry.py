@@ -1,0 +1,337 @@
+"""``Registry``: record, find and load runs (SQLite or PostgreSQL rows + local artifacts)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from coinbt.errors import ConfigError, StorageError, did_you_mean
+from coinbt.storage import migrate
+from coinbt.storage.artifacts import ArtifactStore
+from coinbt.storage.models import METRIC_COLUMNS, Artifact, Run
+from coinbt.storage.rebuild import rebuild_result
+
+DEFAULT_URL = "sqlite:///.coinbt/registry.db"
+DEFAULT_ARTIFACTS = ".coinbt/artifacts"
+
+_OPERATORS = {
+    "=": lambda c, v: c == v,
+    "==": lambda c, v: c == v,
+    "!=": lambda c, v: c != v,
+    "<": lambda c, v: c < v,
+    "<=": lambda c, v: c <= v,
+    ">": lambda c, v: c > v,
+    ">=": lambda c, v: c >= v,
+}
+_SORTABLE = [c.name for c in Run.__table__.columns if c.name not in ("params", "engine", "symbols", "tags")]
+
+
+def _metric(stats: Mapping[str, Any], key: str) -> float | None:
+    value = stats.get(key)
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
+
+
+class Registry:
+    """Every recorded run: a database row plus its artifacts.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL; default ``$COINBT_REGISTRY_URL`` or ``sqlite:///.coinbt/registry.db``.
+        ``postgresql+psycopg://user@host/db`` for a shared registry.
+    artifacts : str, Path or ArtifactStore, optional
+        Artifact root; default ``$COINBT_ARTIFACTS_URI`` or ``.coinbt/artifacts``.
+
+    Notes
+    -----
+    The SQLite folder is created and the schema migrated to the newest revision on first use.
+
+    Examples
+    --------
+    >>> reg = Registry("sqlite:///runs.db", "artifacts")  # doctest: +SKIP
+    >>> run_id = reg.record(coinbt.backtest("sma_cross", "BTC-USDT", "1h"))  # doctest: +SKIP
+    >>> reg.runs(where={"sharpe": (">", 1)}, order_by="-sharpe", limit=10)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, url: str | None = None, artifacts: str | os.PathLike[str] | ArtifactStore | None = None
+    ) -> None:
+        self.url = url or os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
+        if artifacts is None:
+            artifacts = os.environ.get("COINBT_ARTIFACTS_URI") or DEFAULT_ARTIFACTS
+        self.store = artifacts if isinstance(artifacts, ArtifactStore) else ArtifactStore(artifacts)
+        self._engine: Engine | None = None
+
+    def __repr__(self) -> str:
+        return f"Registry({self.engine.url.render_as_string(hide_password=True)!r}, {self.store!r})"
+
+    # -- connection -------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine; the first access creates the database and migrates it."""
+        if self._engine is None:
+            self._engine = self._connect()
+        return self._engine
+
+    def _connect(self) -> Engine:
+        try:
+            engine = create_engine(self.url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StorageError(f"registry URL {self.url!r} is not usable: {exc}") from exc
+        if engine.dialect.name == "sqlite":
+            db = engine.url.database
+            if db and db != ":memory:":
+                Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            if migrate.current(self.url) != migrate.head():
+                migrate.upgrade(self.url)
+        except SQLAlchemyError as exc:
+            # another process may be creating the schema at the same moment: look again
+            time.sleep(0.5)
+            if migrate.current(self.url) != migrate.head():
+                raise StorageError(f"registry {self.url!r}: schema migration failed: {exc}") from exc
+        return engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def exists(self, run_id: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(Run.run_id).where(Run.run_id == run_id)).first()
+        return found is not None
+
+    def record(self, result: Any, *, kind: str = "backtest", tags: list[str] | None = None,
+               parent_run_id: str | None = None) -> str:
+        """Store a run: artifacts first, then its row and artifact rows in one transaction.
+
+        Parameters
+        ----------
+        result : BacktestResult
+            The run to store.
+        kind : str
+            ``backtest``, ``sweep``, ``sweep_trial``, ``notebook`` or ``legacy``.
+        tags : list of str, optional
+            Free labels for finding the run again.
+        parent_run_id : str, optional
+            The sweep this run belongs to.
+
+        Returns
+        -------
+        str
+            The run id.  Recording a run id that is already stored changes nothing.
+
+        Raises
+        ------
+        StorageError
+            When an artifact cannot be written or the database refuses the row; no row is left
+            pointing at missing artifacts.
+        """
+        run_id = result.run_id
+        if self.exists(run_id):
+            return run_id
+        infos = self.store.save_result(result)
+        row = self._row(result, kind=kind, tags=tags, parent_run_id=parent_run_id)
+        artifact_rows = [
+            {"run_id": run_id, "name": a.name, "uri": a.uri, "bytes": a.bytes, "rows": a.rows,
+             "sha256": a.sha256}
+            for a in infos
+        ]
+        dialect = self.engine.dialect.name
+        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+        for attempt in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    if insert is not None:
+                        stmt = insert(Run).values(**row).on_conflict_do_nothing(
+                            index_elements=["run_id"]
+                        )
+                        if conn.execute(stmt).rowcount == 0:
+                            return run_id  # a concurrent recorder stored it first
+                    else:
+                        conn.execute(Run.__table__.insert().values(**row))
+                    conn.execute(Artifact.__table__.insert(), artifact_rows)
+                return run_id
+            except IntegrityError:
+                if self.exists(run_id):
+                    return run_id
+                raise
+            except OperationalError as exc:
+                if "locked" in str(exc).lower() and attempt < 19:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                raise StorageError(f"run {run_id}: registry write failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _row(self, result: Any, *, kind: str, tags: list[str] | None,
+             parent_run_id: str | None) -> dict[str, Any]:
+        if kind not in ("backtest", "sweep", "sweep_trial", "notebook", "legacy"):
+            raise ConfigError(f"unknown run kind {kind!r}", field="kind")
+        spec = result.spec
+        stats = dict(result.stats)
+        now = datetime.now(UTC)
+        row: dict[str, Any] = {
+            "run_id": result.run_id,
+            "kind": kind,
+            "status": "finished",
+            "created": now,
+            "started": None,
+            "finished": now,
+            "strategy": spec.strategy,
+            "params": dict(spec.params),
+            "exchange": spec.exchange,
+            "symbol": spec.symbol,
+            "symbols": [spec.symbol],
+            "timeframe": spec.timeframe,
+            "start": spec.start,
+            "end": spec.end,
+            "engine": dict(spec.engine),
+            "data_fingerprint": spec.data_fingerprint,
+            "coinbt_version": spec.coinbt_version,
+            "artifact_uri": self.store.run_uri(result.run_id),
+            "parent_run_id": parent_run_id,
+            "notebook_uri": None,
+            "tags": list(tags or []),
+            "error": None,
+        }
+        for column, key in METRIC_COLUMNS.items():
+            value = _metric(stats, key)
+            row[column] = int(value) if column == "n_trades" and value is not None else value
+        return row
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def runs(
+        self,
+        *,
+        strategy: str | None = None,
+        symbol: str | None = None,
+        timeframe: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        where: Mapping[str, tuple[str, Any]] | None = None,
+        order_by: str | list[str] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> pd.DataFrame:
+        """Runs matching every filter, as a DataFrame with one row per run.
+
+        Parameters
+        ----------
+        strategy, symbol, timeframe, kind, status : str, optional
+            Exact matches.
+        where : dict, optional
+            ``{column: (operator, value)}`` with operators ``= != < <= > >=``, e.g.
+            ``{"sharpe": (">", 1), "n_trades": (">=", 20)}``.
+        order_by : str or list of str, optional
+            Column names; a leading ``-`` sorts descending.  Default: newest first.
+        limit, offset : int, optional
+            Paging.
+        """
+        query = select(Run.__table__)
+        for column, value in (("strategy", strategy), ("symbol", symbol),
+                              ("timeframe", timeframe), ("kind", kind), ("status", status)):
+            if value is not None:
+                query = query.where(Run.__table__.c[column] == value)
+        for column, condition in (where or {}).items():
+            col = self._column(column)
+            try:
+                op, value = condition
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"where[{column!r}] must be (operator, value), e.g. ('>', 1); got {condition!r}",
+                    field="where",
+                ) from None
+            if op not in _OPERATORS:
+                raise ConfigError(
+                    f"where[{column!r}]: unknown operator {op!r}; use one of {list(_OPERATORS)}",
+                    field="where",
+                )
+            query = query.where(_OPERATORS[op](col, value))
+        orders = [order_by] if isinstance(order_by, str) else list(order_by or ["-created"])
+        for name in orders:
+            desc = name.startswith("-")
+            col = self._column(name.lstrip("-+"))
+            query = query.order_by(col.desc() if desc else col.asc())
+        query = query.order_by(Run.run_id)
+        if limit is not None:
+            query = query.limit(int(limit))
+        if offset:
+            query = query.offset(int(offset))
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        for column in ("created", "started", "finished"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    def _column(self, name: str) -> Any:
+        if name not in _SORTABLE:
+            raise ConfigError(
+                f"unknown registry column {name!r}{did_you_mean(name, _SORTABLE)}", field=name
+            )
+        return Run.__table__.c[name]
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def artifacts(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The recorded artifacts of a run: name → uri, bytes, rows, sha256."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(Artifact.__table__).where(Artifact.run_id == run_id)
+            ).mappings().all()
+        return {r["name"]: dict(r) for r in rows}
+
+    def load(self, run_id: str) -> Any:
+        """The stored run as a :class:`~coinbt.results.BacktestResult`.
+
+        ``spec``, ``stats``, ``trades``, ``positions``, ``equity`` and ``signals`` equal what was
+        recorded; every artifact is checked against its recorded SHA-256.
+
+        Raises
+        ------
+        StorageError
+            When the run is unknown or an artifact is missing or corrupt.
+        """
+        if not self.exists(run_id):
+            raise StorageError(f"run {run_id} is not in the registry at {self.url}")
+        recorded = self.artifacts(run_id)
+
+        def sha(name: str) -> str:
+            if name not in recorded:
+                raise StorageError(f"run {run_id}: the registry lists no artifact {name}")
+            return recorded[name]["sha256"]
+
+        spec = self.store.read_document(run_id, "spec", sha("spec.json"))
+        stats = self.store.read_document(run_id, "stats", sha("stats.json"))
+        tables = {
+            t: self.store.read_table(run_id, t, sha(f"{t}.parquet"))
+            for t in ("trades", "equity", "signals", "positions")
+        }
+        return rebuild_result(spec, stats, **tables)
