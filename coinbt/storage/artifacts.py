@@ -86,6 +86,7 @@ class ArtifactStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".tmp")
             try:
+                os.fchmod(fd, 0o644)  # mkstemp makes 0600; artifacts are shared like any file
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
                     fh.flush()
@@ -95,7 +96,9 @@ class ArtifactStore:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise StorageError(f"run {run_id}: could not write artifact {name} at {path}: {exc}") from exc
+            raise StorageError(
+                f"run {run_id}: could not write artifact {name} at {path}: {exc}"
+            ) from exc
         return ArtifactInfo(name, path.as_uri(), len(data), rows, _sha256(data))
 
     def get(self, run_id: str, name: str, sha256: str | None = None) -> bytes:
@@ -104,9 +107,13 @@ class ArtifactStore:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise StorageError(f"run {run_id}: artifact {name} is missing (expected {path})") from None
+            raise StorageError(
+                f"run {run_id}: artifact {name} is missing (expected {path})"
+            ) from None
         except OSError as exc:
-            raise StorageError(f"run {run_id}: could not read artifact {name} at {path}: {exc}") from exc
+            raise StorageError(
+                f"run {run_id}: could not read artifact {name} at {path}: {exc}"
+            ) from exc
         if sha256 is not None and _sha256(data) != sha256:
             raise StorageError(
                 f"run {run_id}: artifact {name} is corrupt: SHA-256 {_sha256(data)} at {path} "
@@ -125,7 +132,9 @@ class ArtifactStore:
         """
         run_id = result.run_id
         infos = [
-            self.put(run_id, f"{t}.parquet", table_bytes(getattr(result, t)), len(getattr(result, t)))
+            self.put(
+                run_id, f"{t}.parquet", table_bytes(getattr(result, t)), len(getattr(result, t))
+            )
             for t in TABLES
         ]
         infos.append(self.put(run_id, "spec.json", document_bytes(result.spec.to_dict())))
@@ -137,7 +146,9 @@ class ArtifactStore:
         try:
             return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
         except Exception as exc:  # pyarrow raises several types for unreadable files
-            raise StorageError(f"run {run_id}: artifact {name}.parquet is unreadable: {exc}") from exc
+            raise StorageError(
+                f"run {run_id}: artifact {name}.parquet is unreadable: {exc}"
+            ) from exc
 
     def read_document(self, run_id: str, name: str, sha256: str | None = None) -> Any:
         data = self.get(run_id, f"{name}.json", sha256)

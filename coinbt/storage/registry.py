@@ -33,7 +33,9 @@ _OPERATORS = {
     ">": lambda c, v: c > v,
     ">=": lambda c, v: c >= v,
 }
-_SORTABLE = [c.name for c in Run.__table__.columns if c.name not in ("params", "engine", "symbols", "tags")]
+_SORTABLE = [
+    c.name for c in Run.__table__.columns if c.name not in ("params", "engine", "symbols", "tags")
+]
 
 
 def _metric(stats: Mapping[str, Any], key: str) -> float | None:
@@ -75,7 +77,9 @@ class Registry:
     """
 
     def __init__(
-        self, url: str | None = None, artifacts: str | os.PathLike[str] | ArtifactStore | None = None
+        self,
+        url: str | None = None,
+        artifacts: str | os.PathLike[str] | ArtifactStore | None = None,
     ) -> None:
         self.url = url or os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
         if artifacts is None:
@@ -112,7 +116,9 @@ class Registry:
             # another process may be creating the schema at the same moment: look again
             time.sleep(0.5)
             if migrate.current(self.url) != migrate.head():
-                raise StorageError(f"registry {self.url!r}: schema migration failed: {exc}") from exc
+                raise StorageError(
+                    f"registry {self.url!r}: schema migration failed: {exc}"
+                ) from exc
         return engine
 
     def close(self) -> None:
@@ -127,8 +133,14 @@ class Registry:
             found = conn.execute(select(Run.run_id).where(Run.run_id == run_id)).first()
         return found is not None
 
-    def record(self, result: Any, *, kind: str = "backtest", tags: list[str] | None = None,
-               parent_run_id: str | None = None) -> str:
+    def record(
+        self,
+        result: Any,
+        *,
+        kind: str = "backtest",
+        tags: list[str] | None = None,
+        parent_run_id: str | None = None,
+    ) -> str:
         """Store a run: artifacts first, then its row and artifact rows in one transaction.
 
         Parameters
@@ -159,8 +171,14 @@ class Registry:
         infos = self.store.save_result(result)
         row = self._row(result, kind=kind, tags=tags, parent_run_id=parent_run_id)
         artifact_rows = [
-            {"run_id": run_id, "name": a.name, "uri": a.uri, "bytes": a.bytes, "rows": a.rows,
-             "sha256": a.sha256}
+            {
+                "run_id": run_id,
+                "name": a.name,
+                "uri": a.uri,
+                "bytes": a.bytes,
+                "rows": a.rows,
+                "sha256": a.sha256,
+            }
             for a in infos
         ]
         dialect = self.engine.dialect.name
@@ -169,8 +187,10 @@ class Registry:
             try:
                 with self.engine.begin() as conn:
                     if insert is not None:
-                        stmt = insert(Run).values(**row).on_conflict_do_nothing(
-                            index_elements=["run_id"]
+                        stmt = (
+                            insert(Run)
+                            .values(**row)
+                            .on_conflict_do_nothing(index_elements=["run_id"])
                         )
                         if conn.execute(stmt).rowcount == 0:
                             return run_id  # a concurrent recorder stored it first
@@ -189,8 +209,9 @@ class Registry:
                 raise StorageError(f"run {run_id}: registry write failed: {exc}") from exc
         raise AssertionError("unreachable")
 
-    def _row(self, result: Any, *, kind: str, tags: list[str] | None,
-             parent_run_id: str | None) -> dict[str, Any]:
+    def _row(
+        self, result: Any, *, kind: str, tags: list[str] | None, parent_run_id: str | None
+    ) -> dict[str, Any]:
         if kind not in ("backtest", "sweep", "sweep_trial", "notebook", "legacy"):
             raise ConfigError(f"unknown run kind {kind!r}", field="kind")
         spec = result.spec
@@ -255,8 +276,13 @@ class Registry:
             Paging.
         """
         query = select(Run.__table__)
-        for column, value in (("strategy", strategy), ("symbol", symbol),
-                              ("timeframe", timeframe), ("kind", kind), ("status", status)):
+        for column, value in (
+            ("strategy", strategy),
+            ("symbol", symbol),
+            ("timeframe", timeframe),
+            ("kind", kind),
+            ("status", status),
+        ):
             if value is not None:
                 query = query.where(Run.__table__.c[column] == value)
         for column, condition in (where or {}).items():
@@ -303,9 +329,11 @@ class Registry:
     def artifacts(self, run_id: str) -> dict[str, dict[str, Any]]:
         """The recorded artifacts of a run: name → uri, bytes, rows, sha256."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(Artifact.__table__).where(Artifact.run_id == run_id)
-            ).mappings().all()
+            rows = (
+                conn.execute(select(Artifact.__table__).where(Artifact.run_id == run_id))
+                .mappings()
+                .all()
+            )
         return {r["name"]: dict(r) for r in rows}
 
     def load(self, run_id: str) -> Any:
