@@ -45,7 +45,16 @@ __all__ = [
 ]
 
 
-_SUBPACKAGES = {"data", "engine", "metrics", "portfolio", "results", "strategies", "sweeps"}
+_SUBPACKAGES = {
+    "data",
+    "engine",
+    "metrics",
+    "portfolio",
+    "results",
+    "storage",
+    "strategies",
+    "sweeps",
+}
 
 
 def __getattr__(name: str) -> Any:
