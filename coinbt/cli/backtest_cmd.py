@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from coinbt.engine.enums import FILL_MODES, SAME_BAR_PRIORITIES, SIZE_TYPES
@@ -59,6 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         engine.add_argument(flag, dest=name, **kwargs)
     p.add_argument("--json", action="store_true", help="print spec, run id and stats as JSON")
     p.add_argument("--report", action="store_true", help="also write an HTML report")
+    p.add_argument(
+        "--save",
+        action="store_true",
+        help="record the run in the registry ($COINBT_REGISTRY_URL, default "
+        "sqlite:///.coinbt/registry.db; artifacts in $COINBT_ARTIFACTS_URI)",
+    )
     p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser(
@@ -151,6 +158,20 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         from coinbt.settings import reports_root
 
         print(f"report: {write_report(result, reports_root())}")
+    if args.save:
+        from coinbt.storage import Registry
+        from coinbt.storage.registry import hide_password
+
+        registry = Registry()
+        try:
+            run_id = result.save(registry)
+        finally:
+            registry.close()
+        # stdout stays pure JSON with --json
+        print(
+            f"saved run {run_id} to {hide_password(registry.url)}",
+            file=sys.stderr if args.json else sys.stdout,
+        )
     return 0
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from coinbt import __version__
-from coinbt.cli import backtest_cmd, data_cmd, sweep_cmd
+from coinbt.cli import backtest_cmd, data_cmd, db_cmd, runs_cmd, storage_cmd, sweep_cmd
 from coinbt.errors import CoinbtError
 
 
@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmd.register(sub)
     backtest_cmd.register(sub)
     sweep_cmd.register(sub)
+    runs_cmd.register(sub)
+    db_cmd.register(sub)
+    storage_cmd.register(sub)
     return parser
 
 

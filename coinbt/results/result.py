@@ -106,6 +106,25 @@ class BacktestResult:
 
         return backtest_figure(self, max_candles=max_candles)
 
+    def save(self, registry: Any = None) -> str:
+        """Record this run in the run registry and return its run id.
+
+        Parameters
+        ----------
+        registry : coinbt.storage.Registry, optional
+            Where to record; default ``Registry()`` (``$COINBT_REGISTRY_URL`` or
+            ``sqlite:///.coinbt/registry.db``, artifacts under ``$COINBT_ARTIFACTS_URI`` or
+            ``.coinbt/artifacts``).  Saving the same run twice changes nothing.
+        """
+        from coinbt.storage import Registry
+
+        reg = registry if registry is not None else Registry()
+        try:
+            return reg.record(self)
+        finally:
+            if registry is None:
+                reg.close()
+
     def __repr__(self) -> str:
         s = self.stats
         return (

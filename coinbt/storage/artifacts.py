@@ -1,6 +1,11 @@
-"""Local artifact store: ``<root>/runs/<run_id>/`` with Parquet tables and JSON documents.
+"""Artifact stores: ``<root>/runs/<run_id>/`` with Parquet tables and JSON documents.
 
-Every file is written to a temporary name in the same folder and renamed (``os.replace``), so
+The store is chosen by URI (:func:`open_store`, or ``ArtifactStore(uri)`` which dispatches the
+same way): a local path or ``file://`` URI gives a :class:`LocalStore`, ``s3://bucket/prefix``
+an :class:`~coinbt.storage.s3.S3Store`.  Both expose ``put``/``get``/``save_result``/
+``read_table``/``read_document``/``run_uri``/``delete_run``.
+
+Locally, every file is written to a temporary name in the same folder and renamed (``os.replace``), so
 a reader never sees half a file and two writers of the same run leave identical bytes.  Each
 write reports its SHA-256, which the registry stores; every read is checked against it.
 """
@@ -51,6 +56,78 @@ def document_bytes(value: Any) -> bytes:
 
 
 class ArtifactStore:
+    """Artifacts of runs, on a local folder or in an S3 bucket.
+
+    ``ArtifactStore(uri)`` returns the store for that URI: a :class:`LocalStore` for a path
+    or ``file://`` URI, an :class:`~coinbt.storage.s3.S3Store` for ``s3://bucket/prefix``.
+    Subclasses implement :meth:`put`, :meth:`get`, :meth:`run_uri` and :meth:`delete_run`;
+    writing a whole result and reading tables and documents back are shared.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> ArtifactStore:
+        if cls is ArtifactStore:
+            root = args[0] if args else kwargs.get("root", kwargs.get("uri"))
+            cls = _store_class(os.fspath(root))
+        return super().__new__(cls)
+
+    def run_uri(self, run_id: str) -> str:
+        raise NotImplementedError
+
+    def put(self, run_id: str, name: str, data: bytes, rows: int | None = None) -> ArtifactInfo:
+        raise NotImplementedError
+
+    def get(self, run_id: str, name: str, sha256: str | None = None) -> bytes:
+        raise NotImplementedError
+
+    def delete_run(self, run_id: str) -> None:
+        raise NotImplementedError
+
+    def _check(self, run_id: str, name: str, data: bytes, sha256: str | None, where: str) -> bytes:
+        if sha256 is not None and _sha256(data) != sha256:
+            raise StorageError(
+                f"run {run_id}: artifact {name} is corrupt: SHA-256 {_sha256(data)} at {where} "
+                f"does not match the recorded {sha256}"
+            )
+        return data
+
+    def save_result(self, result: Any) -> list[ArtifactInfo]:
+        """Write every artifact of a :class:`~coinbt.results.BacktestResult`.
+
+        Returns
+        -------
+        list of ArtifactInfo
+            Tables (``trades``, ``equity``, ``signals``, ``positions`` as ``.parquet``), then
+            ``spec.json`` and ``stats.json``.
+        """
+        run_id = result.run_id
+        infos = [
+            self.put(
+                run_id, f"{t}.parquet", table_bytes(getattr(result, t)), len(getattr(result, t))
+            )
+            for t in TABLES
+        ]
+        infos.append(self.put(run_id, "spec.json", document_bytes(result.spec.to_dict())))
+        infos.append(self.put(run_id, "stats.json", document_bytes(dict(result.stats))))
+        return infos
+
+    def read_table(self, run_id: str, name: str, sha256: str | None = None) -> pd.DataFrame:
+        data = self.get(run_id, f"{name}.parquet", sha256)
+        try:
+            return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+        except Exception as exc:  # pyarrow raises several types for unreadable files
+            raise StorageError(
+                f"run {run_id}: artifact {name}.parquet is unreadable: {exc}"
+            ) from exc
+
+    def read_document(self, run_id: str, name: str, sha256: str | None = None) -> Any:
+        data = self.get(run_id, f"{name}.json", sha256)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise StorageError(f"run {run_id}: artifact {name}.json is not JSON: {exc}") from exc
+
+
+class LocalStore(ArtifactStore):
     """Artifacts of runs under a local folder.
 
     Parameters
@@ -63,15 +140,13 @@ class ArtifactStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         text = os.fspath(root)
         if text.startswith("s3://"):
-            raise StorageError(
-                f"artifact URI {text!r}: S3 storage is not available yet; use a local path"
-            )
+            raise StorageError(f"artifact URI {text!r} is an S3 URI; use open_store() or S3Store")
         if text.startswith("file://"):
             text = text[len("file://") :]
         self.root = Path(text).expanduser().resolve()
 
     def __repr__(self) -> str:
-        return f"ArtifactStore({str(self.root)!r})"
+        return f"LocalStore({str(self.root)!r})"
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / "runs" / run_id
@@ -114,48 +189,7 @@ class ArtifactStore:
             raise StorageError(
                 f"run {run_id}: could not read artifact {name} at {path}: {exc}"
             ) from exc
-        if sha256 is not None and _sha256(data) != sha256:
-            raise StorageError(
-                f"run {run_id}: artifact {name} is corrupt: SHA-256 {_sha256(data)} at {path} "
-                f"does not match the recorded {sha256}"
-            )
-        return data
-
-    def save_result(self, result: Any) -> list[ArtifactInfo]:
-        """Write every artifact of a :class:`~coinbt.results.BacktestResult`.
-
-        Returns
-        -------
-        list of ArtifactInfo
-            Tables (``trades``, ``equity``, ``signals``, ``positions`` as ``.parquet``), then
-            ``spec.json`` and ``stats.json``.
-        """
-        run_id = result.run_id
-        infos = [
-            self.put(
-                run_id, f"{t}.parquet", table_bytes(getattr(result, t)), len(getattr(result, t))
-            )
-            for t in TABLES
-        ]
-        infos.append(self.put(run_id, "spec.json", document_bytes(result.spec.to_dict())))
-        infos.append(self.put(run_id, "stats.json", document_bytes(dict(result.stats))))
-        return infos
-
-    def read_table(self, run_id: str, name: str, sha256: str | None = None) -> pd.DataFrame:
-        data = self.get(run_id, f"{name}.parquet", sha256)
-        try:
-            return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
-        except Exception as exc:  # pyarrow raises several types for unreadable files
-            raise StorageError(
-                f"run {run_id}: artifact {name}.parquet is unreadable: {exc}"
-            ) from exc
-
-    def read_document(self, run_id: str, name: str, sha256: str | None = None) -> Any:
-        data = self.get(run_id, f"{name}.json", sha256)
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise StorageError(f"run {run_id}: artifact {name}.json is not JSON: {exc}") from exc
+        return self._check(run_id, name, data, sha256, str(path))
 
     def delete_run(self, run_id: str) -> None:
         """Remove a run's folder (no error when absent)."""
@@ -164,3 +198,26 @@ class ArtifactStore:
             for p in folder.iterdir():
                 p.unlink(missing_ok=True)
             folder.rmdir()
+
+
+def _store_class(uri: str) -> type[ArtifactStore]:
+    if uri.startswith("s3://"):
+        from coinbt.storage.s3 import S3Store  # boto3 is imported only for S3 URIs
+
+        return S3Store
+    if "://" in uri and not uri.startswith("file://"):
+        raise StorageError(
+            f"artifact URI {uri!r}: unsupported scheme; use a local path, file:// or s3://"
+        )
+    return LocalStore
+
+
+def open_store(uri: str | os.PathLike[str] | ArtifactStore, **options: Any) -> ArtifactStore:
+    """The artifact store for ``uri``: a local path/``file://`` or ``s3://bucket/prefix``.
+
+    ``options`` go to the store (for S3: ``multipart_threshold``, ``part_size``, ``client``).
+    An :class:`ArtifactStore` is returned unchanged.
+    """
+    if isinstance(uri, ArtifactStore):
+        return uri
+    return _store_class(os.fspath(uri))(os.fspath(uri), **options)

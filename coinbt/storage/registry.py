@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+import re
 import time
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
@@ -33,6 +45,10 @@ _OPERATORS = {
     ">": lambda c, v: c > v,
     ">=": lambda c, v: c >= v,
 }
+#: a run being deleted: its artifacts may already be gone, so every query hides it
+DELETING = "deleting"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _SORTABLE = [
     c.name for c in Run.__table__.columns if c.name not in ("params", "engine", "symbols", "tags")
 ]
@@ -44,6 +60,49 @@ def _metric(stats: Mapping[str, Any], key: str) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def parse_duration(text: str | timedelta) -> timedelta:
+    """``"30d"``, ``"12h"``, ``"90m"``, ``"45s"`` or ``"2w"`` as a :class:`~datetime.timedelta`.
+
+    Raises
+    ------
+    ConfigError
+        For anything else, e.g. ``"30"`` or ``"1 month"``.
+    """
+    if isinstance(text, timedelta):
+        return text
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ConfigError(
+            f"bad duration {text!r}: use a number and a unit s, m, h, d or w, e.g. 30d or 12h",
+            field="duration",
+        )
+    return timedelta(**{_DURATION_UNITS[match.group(2)]: float(match.group(1))})
+
+
+def _utc(value: str | datetime | pd.Timestamp, field: str) -> datetime:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{field}: {value!r} is not a date or time (e.g. 2026-01-31 or 2026-01-31T12:00)",
+            field=field,
+        ) from None
+    if ts is pd.NaT:
+        raise ConfigError(f"{field}: {value!r} is not a date or time", field=field)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.to_pydatetime()
+
+
+def hide_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (safe to print)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a SQLAlchemy URL: mask ``user:secret@`` by hand
+        return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -103,7 +162,9 @@ class Registry:
         try:
             engine = create_engine(self.url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StorageError(f"registry URL {self.url!r} is not usable: {exc}") from exc
+            raise StorageError(
+                f"registry URL {hide_password(self.url)!r} is not usable: {exc}"
+            ) from exc
         if engine.dialect.name == "sqlite":
             db = engine.url.database
             if db and db != ":memory:":
@@ -115,9 +176,14 @@ class Registry:
         except SQLAlchemyError as exc:
             # another process may be creating the schema at the same moment: look again
             time.sleep(0.5)
-            if migrate.current(self.url) != migrate.head():
+            try:
+                ready = migrate.current(self.url) == migrate.head()
+            except SQLAlchemyError:
+                ready = False
+            if not ready:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                 raise StorageError(
-                    f"registry {self.url!r}: schema migration failed: {exc}"
+                    f"registry {hide_password(self.url)}: cannot open or migrate it: {first}"
                 ) from exc
         return engine
 
@@ -129,9 +195,14 @@ class Registry:
     # -- recording ----------------------------------------------------------------------------
 
     def exists(self, run_id: str) -> bool:
+        """True when the run is stored (a run being deleted no longer counts)."""
+        status = self._status(run_id)
+        return status is not None and status != DELETING
+
+    def _status(self, run_id: str) -> str | None:
         with self.engine.connect() as conn:
-            found = conn.execute(select(Run.run_id).where(Run.run_id == run_id)).first()
-        return found is not None
+            found = conn.execute(select(Run.status).where(Run.run_id == run_id)).first()
+        return None if found is None else found[0]
 
     def record(
         self,
@@ -166,7 +237,10 @@ class Registry:
             pointing at missing artifacts.
         """
         run_id = result.run_id
-        if self.exists(run_id):
+        status = self._status(run_id)
+        if status == DELETING:
+            self._finish_delete(run_id)  # a delete crashed half-way: complete it, then record
+        elif status is not None:
             return run_id
         infos = self.store.save_result(result)
         row = self._row(result, kind=kind, tags=tags, parent_run_id=parent_run_id)
@@ -256,6 +330,9 @@ class Registry:
         timeframe: str | None = None,
         kind: str | None = None,
         status: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        tags: str | Iterable[str] | None = None,
         where: Mapping[str, tuple[str, Any]] | None = None,
         order_by: str | list[str] | None = None,
         limit: int | None = None,
@@ -266,7 +343,11 @@ class Registry:
         Parameters
         ----------
         strategy, symbol, timeframe, kind, status : str, optional
-            Exact matches.
+            Exact matches.  Runs being deleted are never listed.
+        since, until : str or datetime, optional
+            Only runs created at or after ``since`` and before ``until`` (naive times are UTC).
+        tags : str or list of str, optional
+            Only runs carrying every one of these tags.
         where : dict, optional
             ``{column: (operator, value)}`` with operators ``= != < <= > >=``, e.g.
             ``{"sharpe": (">", 1), "n_trades": (">=", 20)}``.
@@ -285,6 +366,13 @@ class Registry:
         ):
             if value is not None:
                 query = query.where(Run.__table__.c[column] == value)
+        query = query.where(Run.status != DELETING)
+        if since is not None:
+            query = query.where(Run.created >= _utc(since, "since"))
+        if until is not None:
+            query = query.where(Run.created < _utc(until, "until"))
+        for tag in [tags] if isinstance(tags, str) else list(tags or []):
+            query = query.where(self._has_tag(str(tag)))
         for column, condition in (where or {}).items():
             col = self._column(column)
             try:
@@ -317,12 +405,157 @@ class Registry:
             frame[column] = pd.to_datetime(frame[column], utc=True)
         return frame
 
+    def _has_tag(self, tag: str) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return type_coerce(Run.tags, postgresql.JSONB).contains([tag])  # JSONB @>
+        each = func.json_each(Run.tags).table_valued("value")
+        return exists(select(1).select_from(each).where(each.c.value == tag))
+
+    def resolve(self, run_id: str) -> str:
+        """The full run id for ``run_id`` or a unique prefix of one.
+
+        Raises
+        ------
+        StorageError
+            When no stored run matches (with the closest run ids as suggestions) or the
+            prefix matches several runs.
+        """
+        text = str(run_id).strip()
+        if self.exists(text):
+            return text
+        visible = Run.status != DELETING
+        with self.engine.connect() as conn:
+            matches = (
+                conn.execute(
+                    select(Run.run_id)
+                    .where(visible, Run.run_id.startswith(text, autoescape=True))
+                    .order_by(Run.run_id)
+                    .limit(6)
+                )
+                .scalars()
+                .all()
+                if text
+                else []
+            )
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                shown = ", ".join(m[:16] for m in matches[:5])
+                raise StorageError(
+                    f"run id prefix {text!r} is ambiguous: it matches {shown}"
+                    f"{', …' if len(matches) > 5 else ''}; give more characters"
+                )
+            near = (
+                conn.execute(
+                    select(Run.run_id)
+                    .where(visible, Run.run_id.startswith(text[:1], autoescape=True))
+                    .limit(5000)
+                )
+                .scalars()
+                .all()
+            )
+        # compare like with like: the given text against run-id prefixes of the same length
+        shown = {n[: len(text)]: n[: max(len(text), 12)] for n in near}
+        close = difflib.get_close_matches(text, list(shown), n=3, cutoff=0.6)
+        names = ", ".join(f"'{shown[c]}'" for c in close)
+        hint = f" Did you mean {names}?" if close else ""
+        raise StorageError(
+            f"unknown run {text!r} in the registry at {hide_password(self.url)}.{hint}"
+        )
+
     def _column(self, name: str) -> Any:
         if name not in _SORTABLE:
             raise ConfigError(
                 f"unknown registry column {name!r}{did_you_mean(name, _SORTABLE)}", field=name
             )
         return Run.__table__.c[name]
+
+    # -- deleting -----------------------------------------------------------------------------
+
+    def delete(self, run_id: str) -> str:
+        """Remove a run: its artifacts, then its rows.
+
+        The order keeps the registry honest when the process dies half-way:
+
+        1. the row is marked ``status='deleting'`` (committed) — from now on every query,
+           :meth:`exists` and :meth:`load` treat the run as gone, so no visible row ever points
+           at a missing artifact;
+        2. the artifact files are removed;
+        3. the artifact rows and the run row are deleted in one transaction.
+
+        A crash after 1 or 2 leaves a hidden ``deleting`` row; the next :meth:`delete`,
+        :meth:`prune` or :meth:`record` of that run id completes the removal.
+
+        Parameters
+        ----------
+        run_id : str
+            A run id or a unique prefix of one.
+
+        Returns
+        -------
+        str
+            The full id of the deleted run.
+
+        Raises
+        ------
+        StorageError
+            When the run is unknown (see :meth:`resolve`) or a file cannot be removed (the run
+            then stays hidden as ``deleting``; deleting it again retries).
+        """
+        status = self._status(str(run_id).strip())
+        full = str(run_id).strip() if status == DELETING else self.resolve(run_id)
+        self._finish_delete(full)
+        return full
+
+    def _finish_delete(self, run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(Run).where(Run.run_id == run_id).values(status=DELETING))
+        try:
+            self.store.delete_run(run_id)
+        except (OSError, StorageError) as exc:
+            raise StorageError(
+                f"run {run_id}: could not remove its artifacts ({exc}); the run is hidden and "
+                "deleting it again retries"
+            ) from exc
+        with self.engine.begin() as conn:
+            conn.execute(delete(Artifact).where(Artifact.run_id == run_id))
+            conn.execute(delete(Run).where(Run.run_id == run_id))
+
+    def prune(
+        self,
+        older_than: str | timedelta,
+        kind: str | None = None,
+        dry_run: bool = False,
+    ) -> list[str]:
+        """Delete every run created more than ``older_than`` ago (see :meth:`delete`).
+
+        Parameters
+        ----------
+        older_than : str or timedelta
+            ``"30d"``, ``"12h"``, … (see :func:`parse_duration`) or a timedelta.
+        kind : str, optional
+            Only runs of this kind.
+        dry_run : bool
+            List what would be deleted and delete nothing.
+
+        Returns
+        -------
+        list of str
+            The run ids deleted (or that would be), oldest first.  Runs left half-deleted by
+            an earlier crash are completed too, whatever their age.
+        """
+        cutoff = datetime.now(UTC) - parse_duration(older_than)
+        query = select(Run.run_id).where(Run.created < cutoff, Run.status != DELETING)
+        if kind is not None:
+            query = query.where(Run.kind == kind)
+        with self.engine.connect() as conn:
+            old = list(conn.execute(query.order_by(Run.created, Run.run_id)).scalars())
+            stuck = list(conn.execute(select(Run.run_id).where(Run.status == DELETING)).scalars())
+        if dry_run:
+            return old
+        for run_id in [*stuck, *old]:
+            self._finish_delete(run_id)
+        return old
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -348,7 +581,7 @@ class Registry:
             When the run is unknown or an artifact is missing or corrupt.
         """
         if not self.exists(run_id):
-            raise StorageError(f"run {run_id} is not in the registry at {self.url}")
+            raise StorageError(f"run {run_id} is not in the registry at {hide_password(self.url)}")
         recorded = self.artifacts(run_id)
 
         def sha(name: str) -> str:
