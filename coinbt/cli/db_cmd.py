@@ -114,32 +114,27 @@ def _current(url: str) -> str | None:
         raise StorageError(f"cannot read the registry {hide_password(url)}: {first}") from exc
 
 
-def cmd_upgrade(args: argparse.Namespace) -> int:
+def _migrate(args: argparse.Namespace, action: str) -> int:
+    """Run ``upgrade``/``downgrade`` to ``args.revision`` and print the revision change."""
     from coinbt.storage import migrate
     from coinbt.storage.registry import hide_password
 
     url = registry_url(args)
-    _check_revision(args.revision, allow_base=False)
+    _check_revision(args.revision, allow_base=action == "downgrade")
     _prepare(url)
     before = _current(url)
-    _run("upgrade", url, migrate.upgrade, args.revision)
+    _run(action, url, getattr(migrate, action), args.revision)
     after = _current(url)
     print(f"{hide_password(url)}: {before or 'base'} → {after or 'base'}")
     return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    return _migrate(args, "upgrade")
 
 
 def cmd_downgrade(args: argparse.Namespace) -> int:
-    from coinbt.storage import migrate
-    from coinbt.storage.registry import hide_password
-
-    url = registry_url(args)
-    _check_revision(args.revision, allow_base=True)
-    _prepare(url)
-    before = _current(url)
-    _run("downgrade", url, migrate.downgrade, args.revision)
-    after = _current(url)
-    print(f"{hide_password(url)}: {before or 'base'} → {after or 'base'}")
-    return 0
+    return _migrate(args, "downgrade")
 
 
 def cmd_current(args: argparse.Namespace) -> int:
