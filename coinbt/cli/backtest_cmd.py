@@ -52,9 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exchange", help="needed when the symbol is on several exchanges")
     p.add_argument("--start", help="first day/time, inclusive, UTC")
     p.add_argument("--end", help="last day/time, inclusive, UTC")
-    p.add_argument(
-        "--param", action="append", default=[], metavar="K=V", help="strategy parameter"
-    )
+    p.add_argument("--param", action="append", default=[], metavar="K=V", help="strategy parameter")
     engine = p.add_argument_group("engine settings (same names as the API)")
     for name, (flag, kwargs) in _ENGINE_OPTIONS.items():
         engine.add_argument(flag, dest=name, **kwargs)
@@ -160,7 +158,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(f"report: {write_report(result, reports_root())}")
     if args.save:
         from coinbt.storage import Registry
-        from coinbt.storage.registry import hide_password
+        from coinbt.storage.common import hide_password
 
         registry = Registry()
         try:

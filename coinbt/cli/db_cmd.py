@@ -92,7 +92,7 @@ def _prepare(url: str) -> None:
 def _run(action: str, url: str, fn: object, *a: str) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from coinbt.storage.registry import hide_password
+    from coinbt.storage.common import hide_password
 
     try:
         fn(url, *a)  # type: ignore[operator]
@@ -105,7 +105,7 @@ def _current(url: str) -> str | None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from coinbt.storage import migrate
-    from coinbt.storage.registry import hide_password
+    from coinbt.storage.common import hide_password
 
     try:
         return migrate.current(url)
@@ -117,7 +117,7 @@ def _current(url: str) -> str | None:
 def _migrate(args: argparse.Namespace, action: str) -> int:
     """Run ``upgrade``/``downgrade`` to ``args.revision`` and print the revision change."""
     from coinbt.storage import migrate
-    from coinbt.storage.registry import hide_password
+    from coinbt.storage.common import hide_password
 
     url = registry_url(args)
     _check_revision(args.revision, allow_base=action == "downgrade")
@@ -139,7 +139,7 @@ def cmd_downgrade(args: argparse.Namespace) -> int:
 
 def cmd_current(args: argparse.Namespace) -> int:
     from coinbt.storage import migrate
-    from coinbt.storage.registry import hide_password
+    from coinbt.storage.common import hide_password
 
     url = registry_url(args)
     _prepare(url)

@@ -77,7 +77,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "commas also separate conditions)",
     )
     p.add_argument(
-        "--order", action="append", metavar="COL", help="sort column; descending with a minus, written with = (--order=-sharpe)"
+        "--order",
+        action="append",
+        metavar="COL",
+        help="sort column; descending with a minus, written with = (--order=-sharpe)",
     )
     p.add_argument("--limit", type=int, default=20, help="most rows to show (20; 0 = all)")
     p.add_argument("--offset", type=int, default=0, help="rows to skip")
@@ -340,7 +343,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from coinbt.storage.registry import hide_password
+    from coinbt.storage.common import hide_password
 
     reg = _registry(args)
     try:
@@ -363,7 +366,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from coinbt.storage.registry import hide_password, parse_duration
+    from coinbt.storage.common import hide_password, parse_duration
 
     age = parse_duration(args.older_than)
     reg = _registry(args)

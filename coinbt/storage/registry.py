@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import difflib
-import math
 import os
-import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -30,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from coinbt.errors import ConfigError, StorageError, did_you_mean
 from coinbt.storage import migrate
 from coinbt.storage.artifacts import ArtifactStore
+from coinbt.storage.common import hide_password, metric_value, parse_duration, utc_time
 from coinbt.storage.models import METRIC_COLUMNS, Artifact, Run
 from coinbt.storage.rebuild import rebuild_result
 
@@ -47,62 +46,9 @@ _OPERATORS = {
 }
 #: a run being deleted: its artifacts may already be gone, so every query hides it
 DELETING = "deleting"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _SORTABLE = [
     c.name for c in Run.__table__.columns if c.name not in ("params", "engine", "symbols", "tags")
 ]
-
-
-def _metric(stats: Mapping[str, Any], key: str) -> float | None:
-    value = stats.get(key)
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def parse_duration(text: str | timedelta) -> timedelta:
-    """``"30d"``, ``"12h"``, ``"90m"``, ``"45s"`` or ``"2w"`` as a :class:`~datetime.timedelta`.
-
-    Raises
-    ------
-    ConfigError
-        For anything else, e.g. ``"30"`` or ``"1 month"``.
-    """
-    if isinstance(text, timedelta):
-        return text
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ConfigError(
-            f"bad duration {text!r}: use a number and a unit s, m, h, d or w, e.g. 30d or 12h",
-            field="duration",
-        )
-    return timedelta(**{_DURATION_UNITS[match.group(2)]: float(match.group(1))})
-
-
-def _utc(value: str | datetime | pd.Timestamp, field: str) -> datetime:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"{field}: {value!r} is not a date or time (e.g. 2026-01-31 or 2026-01-31T12:00)",
-            field=field,
-        ) from None
-    if ts is pd.NaT:
-        raise ConfigError(f"{field}: {value!r} is not a date or time", field=field)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.to_pydatetime()
-
-
-def hide_password(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe to print)."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a SQLAlchemy URL: mask ``user:secret@`` by hand
-        return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -244,6 +190,28 @@ class Registry:
             return run_id
         infos = self.store.save_result(result)
         row = self._row(result, kind=kind, tags=tags, parent_run_id=parent_run_id)
+        self.insert_run(row, infos)
+        return run_id
+
+    def insert_run(self, row: Mapping[str, Any], artifacts: Iterable[Any]) -> bool:
+        """Insert a run row and its artifact rows in one transaction (low level).
+
+        The artifacts must already be stored: this is the second half of :meth:`record`, and
+        what legacy import and restore use for rows they build themselves.
+
+        Parameters
+        ----------
+        row : mapping
+            Column values of ``runs`` (``run_id`` required).
+        artifacts : iterable of ArtifactInfo
+            The stored objects of the run.
+
+        Returns
+        -------
+        bool
+            False when a row with this ``run_id`` already existed (nothing was changed).
+        """
+        run_id = row["run_id"]
         artifact_rows = [
             {
                 "run_id": run_id,
@@ -253,7 +221,7 @@ class Registry:
                 "rows": a.rows,
                 "sha256": a.sha256,
             }
-            for a in infos
+            for a in artifacts
         ]
         dialect = self.engine.dialect.name
         insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
@@ -267,14 +235,15 @@ class Registry:
                             .on_conflict_do_nothing(index_elements=["run_id"])
                         )
                         if conn.execute(stmt).rowcount == 0:
-                            return run_id  # a concurrent recorder stored it first
+                            return False  # a concurrent recorder stored it first
                     else:
                         conn.execute(Run.__table__.insert().values(**row))
-                    conn.execute(Artifact.__table__.insert(), artifact_rows)
-                return run_id
+                    if artifact_rows:
+                        conn.execute(Artifact.__table__.insert(), artifact_rows)
+                return True
             except IntegrityError:
                 if self.exists(run_id):
-                    return run_id
+                    return False
                 raise
             except OperationalError as exc:
                 if "locked" in str(exc).lower() and attempt < 19:
@@ -316,7 +285,7 @@ class Registry:
             "error": None,
         }
         for column, key in METRIC_COLUMNS.items():
-            value = _metric(stats, key)
+            value = metric_value(stats, key)
             row[column] = int(value) if column == "n_trades" and value is not None else value
         return row
 
@@ -368,9 +337,9 @@ class Registry:
                 query = query.where(Run.__table__.c[column] == value)
         query = query.where(Run.status != DELETING)
         if since is not None:
-            query = query.where(Run.created >= _utc(since, "since"))
+            query = query.where(Run.created >= utc_time(since, "since"))
         if until is not None:
-            query = query.where(Run.created < _utc(until, "until"))
+            query = query.where(Run.created < utc_time(until, "until"))
         for tag in [tags] if isinstance(tags, str) else list(tags or []):
             query = query.where(self._has_tag(str(tag)))
         for column, condition in (where or {}).items():

@@ -81,7 +81,7 @@ def test_backtest_save_and_result_save(
 
 
 def _shown(url: str) -> str:
-    from coinbt.storage.registry import hide_password
+    from coinbt.storage.common import hide_password
 
     return hide_password(url)
 
