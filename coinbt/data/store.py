@@ -21,6 +21,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from coinbt.errors import DataError
+from coinbt.locks import file_lock
 from coinbt.timeframes import TIMEFRAME_SECONDS
 
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
@@ -213,22 +214,11 @@ def write_temp(table: pa.Table, target: Path, *, compression_level: int | None =
 def dataset_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on one dataset folder while its year files are merged.
 
-    Uses ``fcntl.flock`` on ``{folder}/.import.lock`` so concurrent imports (threads or
-    processes on one machine) into the same dataset queue instead of losing each other's rows.
-    Where ``fcntl`` is missing (Windows) no lock is taken. Not reliable on network file systems.
+    A :func:`coinbt.locks.file_lock` on ``{folder}/.import.lock``, so concurrent imports (threads
+    or processes on one machine) into the same dataset queue instead of losing each other's rows.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
+    with file_lock(folder / LOCK_NAME):
         yield
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_NAME, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def discard(path: Path) -> None:

@@ -117,20 +117,12 @@ class Registry:
                 Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
             event.listen(engine, "connect", _sqlite_pragmas)
         try:
-            if migrate.current(self.url) != migrate.head():
-                migrate.upgrade(self.url)
+            migrate.ensure_head(self.url)
         except SQLAlchemyError as exc:
-            # another process may be creating the schema at the same moment: look again
-            time.sleep(0.5)
-            try:
-                ready = migrate.current(self.url) == migrate.head()
-            except SQLAlchemyError:
-                ready = False
-            if not ready:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                raise StorageError(
-                    f"registry {hide_password(self.url)}: cannot open or migrate it: {first}"
-                ) from exc
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise StorageError(
+                f"registry {hide_password(self.url)}: cannot open or migrate it: {first}"
+            ) from exc
         return engine
 
     def close(self) -> None:
