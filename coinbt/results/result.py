@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from coinbt.engine import SimResult
+from coinbt.errors import CoinbtError, DataError
 from coinbt.metrics import drawdown
 from coinbt.portfolio import equity_frame, positions_frame, signals_frame, trades_frame
 from coinbt.results.spec import RunSpec
@@ -72,9 +74,7 @@ class BacktestResult:
     @cached_property
     def equity(self) -> pd.DataFrame:
         s = self.sim
-        return equity_frame(
-            self.bars.index, s.cash, s.position_value, s.equity, drawdown(s.equity)
-        )
+        return equity_frame(self.bars.index, s.cash, s.position_value, s.equity, drawdown(s.equity))
 
     @cached_property
     def signals(self) -> pd.DataFrame:
@@ -104,7 +104,43 @@ class BacktestResult:
         """
         from coinbt.results.figures import backtest_figure
 
+        if self.bars.attrs.get("candles_stored") is False:
+            try:
+                self.reload_bars()
+            except CoinbtError as exc:
+                warnings.warn(f"run {self.run_id}: plotting without candles: {exc}", stacklevel=2)
         return backtest_figure(self, max_candles=max_candles)
+
+    def reload_bars(self) -> pd.DataFrame:
+        """Fetch this run's candles from the catalog again and keep them in ``self.bars``.
+
+        A run loaded from the registry carries bar times and closes only (candles are not
+        stored with runs); this loads ``spec.exchange/symbol/timeframe`` between
+        ``spec.data_start`` and ``spec.data_end`` and checks the bars hash to
+        ``spec.data_fingerprint`` — the very data the run simulated.  :meth:`plot` calls it
+        for stored runs.
+
+        Raises
+        ------
+        DataError
+            When the catalog no longer has those bars, or has different ones (re-imported or
+            corrected data), naming the fingerprints.
+        """
+        from coinbt.data import load_bars
+        from coinbt.data.fingerprint import bars_fingerprint
+
+        spec = self.spec
+        bars = load_bars(spec.symbol, spec.timeframe, spec.data_start, spec.data_end, spec.exchange)
+        found = bars_fingerprint(bars)
+        if found != spec.data_fingerprint or len(bars) != spec.bars:
+            raise DataError(
+                f"the catalog's {spec.exchange} {spec.symbol} {spec.timeframe} bars "
+                f"{spec.data_start} -> {spec.data_end} have fingerprint {found} ({len(bars)} bars), "
+                f"not the run's {spec.data_fingerprint} ({spec.bars} bars): the data changed "
+                "since the run; re-run it to plot it with the current candles"
+            )
+        self.bars = bars
+        return bars
 
     def save(self, registry: Any = None) -> str:
         """Record this run in the run registry and return its run id.

@@ -103,7 +103,10 @@ def rebuild_result(
         block.T, index=index, columns=["open", "high", "low", "close", "volume"], copy=False
     )
     bars.attrs.update(
-        symbol=run_spec.symbol, timeframe=run_spec.timeframe, exchange=run_spec.exchange
+        symbol=run_spec.symbol,
+        timeframe=run_spec.timeframe,
+        exchange=run_spec.exchange,
+        candles_stored=False,  # BacktestResult.plot() fetches them (reload_bars)
     )
     result = BacktestResult(run_spec, bars, sim, dict(stats), confidence=confidence)
     for name, frame in (

@@ -227,3 +227,44 @@ def test_store_failing_mid_save_leaves_no_row(
     monkeypatch.setattr(reg.store, "put", real_put)
     assert reg.record(results[3]) == results[3].run_id
     pd.testing.assert_frame_equal(reg.load(results[3].run_id).equity, results[3].equity)
+
+
+def test_loaded_run_plots_with_its_candles_fetched_again(
+    registry_url: str, tmp_path: Path, results: list[coinbt.BacktestResult]
+) -> None:
+    reg = Registry(registry_url, tmp_path / "artifacts")
+    original = results[4]
+    loaded = reg.load(reg.record(original))
+    assert loaded.bars[["open", "high", "low", "volume"]].isna().all().all()  # not stored
+    fig = loaded.plot()
+    pd.testing.assert_frame_equal(loaded.bars, original.bars, check_freq=False)
+    candles = fig.data[0]
+    assert candles.type == "candlestick" and len(candles.x) > 0
+    pd.testing.assert_frame_equal(loaded.trades, original.trades)  # tables untouched
+
+
+def test_loaded_run_whose_data_changed_plots_without_candles_and_says_why(
+    registry_url: str, tmp_path: Path, results: list[coinbt.BacktestResult]
+) -> None:
+    import dataclasses
+
+    from coinbt.errors import DataError
+    from coinbt.storage.rebuild import rebuild_result
+
+    reg = Registry(registry_url, tmp_path / "artifacts")
+    run_id = reg.record(results[5])
+    stored = reg.load(run_id)
+    spec = dataclasses.replace(stored.spec, data_fingerprint="0" * 16).to_dict()
+    changed = rebuild_result(
+        spec,
+        stored.stats,
+        trades=stored.trades,
+        equity=stored.equity,
+        signals=stored.signals,
+        positions=stored.positions,
+    )
+    with pytest.raises(DataError, match=r"fingerprint \w+ .* not the run's 0{16}"):
+        changed.reload_bars()
+    with pytest.warns(UserWarning, match="plotting without candles"):
+        fig = changed.plot()
+    assert len(fig.data) > 0
