@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -246,9 +247,65 @@ def test_cli_init_bucket_prints_the_verified_configuration(s3_env, capsys) -> No
 
     from coinbt.cli.main import main
 
-    code = main(["storage", "init-bucket", "s3://cli-bucket/runs", "--expire-days", "90",
-                 "--noncurrent-days", "7"])
+    code = main(
+        [
+            "storage",
+            "init-bucket",
+            "s3://cli-bucket/runs",
+            "--expire-days",
+            "90",
+            "--noncurrent-days",
+            "7",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["bucket"] == "cli-bucket" and out["prefix"] == "runs"
     assert out["versioning"] == "Enabled"
+
+
+def test_cli_and_notebook_work_on_shared_registry_and_s3_with_only_urls_changed(
+    registry_url: str,
+    s3_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The embedded-defaults workflow, pointed at PostgreSQL (or SQLite) + S3 by two URLs."""
+    from coinbt.cli.main import main
+
+    monkeypatch.setenv("COINBT_REGISTRY_URL", registry_url)
+    monkeypatch.setenv("COINBT_ARTIFACTS_URI", f"s3://{s3_bucket}/team")
+    args = [
+        "backtest", "--strategy", "sma_cross", "--symbol", "BTC-USDT", "--timeframe", "1h",
+        "--exchange", "binance", "--end", "2021-06-30", "--param", "window=9", "--save",
+    ]  # fmt: skip
+    assert main(args) == 0
+    run_id = capsys.readouterr().out.strip().splitlines()[-1].split()[2]
+    keys = {
+        o["Key"] for o in _client().list_objects_v2(Bucket=s3_bucket, Prefix="team/")["Contents"]
+    }
+    assert keys == {f"team/runs/{run_id}/{n}" for n in NAMES}
+
+    assert main(["runs", "list"]) == 0
+    assert run_id[:12] in capsys.readouterr().out
+    assert main(["runs", "show", run_id[:8]]) == 0
+    assert f"run {run_id}" in capsys.readouterr().out
+    assert main(["runs", "show", run_id, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["run"]["artifact_uri"] == f"s3://{s3_bucket}/team/runs/{run_id}/"
+    assert {a["uri"] for a in shown["artifacts"]} == {
+        f"s3://{s3_bucket}/team/runs/{run_id}/{n}" for n in NAMES
+    }
+
+    # a notebook: Registry() from the same environment, load, plot with the candles
+    reg = Registry()
+    try:
+        loaded = reg.load(run_id)
+    finally:
+        reg.close()
+    fresh = coinbt.backtest(
+        "sma_cross", "BTC-USDT", "1h", exchange="binance", end="2021-06-30", params={"window": 9}
+    )
+    _assert_same(loaded, fresh)
+    loaded.plot()
+    pd.testing.assert_frame_equal(loaded.bars, fresh.bars, check_freq=False)
