@@ -291,11 +291,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"  {run['kind']} · {run['status']} · created {_fmt(run['created'])}"
         + (f" · tags {', '.join(run['tags'])}" if run["tags"] else "")
     )
+    span = f"{spec.get('data_start')} → {spec.get('data_end')} ({spec.get('bars')} bars)"
+    if run["kind"] == "legacy":  # docs/legacy.md: the predecessor's request dates, its run id
+        span = f"{spec.get('start')} → {spec.get('end')} (legacy run {spec['legacy']['run_id']})"
     print(
         f"  {spec.get('strategy')} {spec.get('params')} on {spec.get('exchange')} "
-        f"{spec.get('symbol')} {spec.get('timeframe')}, {spec.get('data_start')} → "
-        f"{spec.get('data_end')} ({spec.get('bars')} bars)"
+        f"{','.join(spec.get('symbols') or [str(spec.get('symbol'))])} {spec.get('timeframe')}, "
+        f"{span}"
     )
+    if run["error"]:
+        print(f"  error: {run['error']}")
     print("  engine: " + ", ".join(f"{k}={v}" for k, v in (spec.get("engine") or {}).items()))
     print("\nstats")
     print(_table(["stat", "value"], [[k, _fmt(v)] for k, v in stats.items()]))

@@ -534,7 +534,8 @@ class Registry:
         """The stored run as a :class:`~coinbt.results.BacktestResult`.
 
         ``spec``, ``stats``, ``trades``, ``positions``, ``equity`` and ``signals`` equal what was
-        recorded; every artifact is checked against its recorded SHA-256.
+        recorded; every artifact is checked against its recorded SHA-256.  A run of kind
+        ``legacy`` loads as a :class:`~coinbt.storage.legacy.LegacyRun` (``docs/legacy.md``).
 
         Raises
         ------
@@ -543,6 +544,12 @@ class Registry:
         """
         if not self.exists(run_id):
             raise StorageError(f"run {run_id} is not in the registry at {hide_password(self.url)}")
+        with self.engine.connect() as conn:
+            kind = conn.execute(select(Run.kind).where(Run.run_id == run_id)).scalar()
+        if kind == "legacy":
+            from coinbt.storage.legacy import load_legacy_run
+
+            return load_legacy_run(self, run_id)
         recorded = self.artifacts(run_id)
 
         def sha(name: str) -> str:
