@@ -11,7 +11,16 @@ import sys
 from collections.abc import Sequence
 
 from coinbt import __version__
-from coinbt.cli import backtest_cmd, data_cmd, db_cmd, runs_cmd, storage_cmd, sweep_cmd
+from coinbt.cli import (
+    backtest_cmd,
+    backup_cmd,
+    data_cmd,
+    db_cmd,
+    legacy_cmd,
+    runs_cmd,
+    storage_cmd,
+    sweep_cmd,
+)
 from coinbt.errors import CoinbtError
 
 
@@ -29,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs_cmd.register(sub)
     db_cmd.register(sub)
     storage_cmd.register(sub)
+    backup_cmd.register(sub)
+    legacy_cmd.register(sub)
     return parser
 
 

@@ -224,6 +224,61 @@ class S3Store(ArtifactStore):
             ) from exc
 
 
+# -- objects by URI and version (backup and restore) --------------------------------------------
+
+
+def bucket_versioning(client: BaseClient, bucket: str) -> str | None:
+    """The versioning status of ``bucket``: ``"Enabled"``, ``"Suspended"`` or None (never on)."""
+    try:
+        return client.get_bucket_versioning(Bucket=bucket).get("Status") or None
+    except _client_errors() as exc:
+        raise StorageError(f"s3://{bucket}: could not read its versioning status: {exc}") from exc
+
+
+def read_object(
+    client: BaseClient,
+    bucket: str,
+    key: str,
+    *,
+    version_id: str | None = None,
+    sha256: str | None = None,
+) -> tuple[bytes, str | None]:
+    """Download one object (a given version of it, or the current one).
+
+    Parameters
+    ----------
+    client : botocore client
+    bucket, key : str
+        Where the object is.
+    version_id : str, optional
+        Read this version instead of the current one.
+    sha256 : str, optional
+        Raise :class:`StorageError` unless the bytes have this SHA-256 (hex).
+
+    Returns
+    -------
+    tuple of (bytes, str or None)
+        The content and the version id the server returned (None on an unversioned bucket).
+    """
+    where = f"s3://{bucket}/{key}" + (f" (version {version_id})" if version_id else "")
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        kwargs["VersionId"] = version_id
+    try:
+        reply = client.get_object(**kwargs)
+        data = reply["Body"].read()
+    except _client_errors() as exc:
+        if _error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404", "NotFound"):
+            raise StorageError(f"{where} is missing") from None
+        raise StorageError(f"could not download {where}: {exc}") from exc
+    if sha256 is not None and _sha256(data) != sha256:
+        raise StorageError(
+            f"{where} is corrupt: SHA-256 {_sha256(data)} does not match the recorded {sha256}"
+        )
+    version = reply.get("VersionId")
+    return data, (None if version in (None, "null") else str(version))
+
+
 # -- bucket policy ------------------------------------------------------------------------------
 
 
