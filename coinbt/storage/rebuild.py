@@ -115,5 +115,8 @@ def rebuild_result(
         ("signals", signals),
         ("positions", positions),
     ):
-        result.__dict__[name] = frame
+        # an empty table comes back from Parquet without its categories; the rebuilt sim
+        # gives the same empty frame with the exact dtypes, so let the result build it
+        if len(frame) or name == "equity":
+            result.__dict__[name] = frame
     return result
