@@ -340,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="seconds to poll for volume_zone_breakout to be registered (0)",
     )
-    ap.add_argument("--json-out", help="also write the results as JSON to this path (they always go to benchmarks/results/sweep-*.json)")
+    ap.add_argument(
+        "--json-out",
+        help="also write the results as JSON to this path (they always go to benchmarks/results/sweep-*.json)",
+    )
     args = ap.parse_args(argv)
 
     if args.child:

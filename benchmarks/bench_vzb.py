@@ -54,8 +54,13 @@ TARGET_VZB_1E6_S = 0.100  # defaults, warm, public function
 #: what the predecessor reported for VZB (20, 0.2, 0.0) on its 1000 synthetic daily candles
 LEGACY_1000_S = {"per_window_original": 5.1652, "incremental_official_sla": 0.2688}
 
-VZB_DEFAULTS = {"volume_window": 10, "top_percentile": 0.2, "breakout_buffer": 0.0,
-                "num_bins": 20, "include_wicks": True}
+VZB_DEFAULTS = {
+    "volume_window": 10,
+    "top_percentile": 0.2,
+    "breakout_buffer": 0.0,
+    "num_bins": 20,
+    "include_wicks": True,
+}
 VZB_W200 = {**VZB_DEFAULTS, "volume_window": 200}
 VZB_LEGACY = {**VZB_DEFAULTS, "volume_window": 20}
 VLC_DEFAULTS = {"vol_ma_window": 20, "vol_multiplier": 1.5, "body_pct": 0.02}
@@ -77,14 +82,32 @@ def reps(table: dict[int, int], n: int, quick: bool) -> int:
 
 
 def vzb_kernel(a: dict[str, np.ndarray], p: dict[str, Any]) -> Callable[[], Any]:
-    args = (a["open"], a["high"], a["low"], a["close"], a["volume"], p["volume_window"],
-            p["top_percentile"], p["breakout_buffer"], p["num_bins"], p["include_wicks"])
+    args = (
+        a["open"],
+        a["high"],
+        a["low"],
+        a["close"],
+        a["volume"],
+        p["volume_window"],
+        p["top_percentile"],
+        p["breakout_buffer"],
+        p["num_bins"],
+        p["include_wicks"],
+    )
     return lambda: volume_zone_breakout_nb(*args)
 
 
 def vlc_kernel(a: dict[str, np.ndarray], p: dict[str, Any]) -> Callable[[], Any]:
-    args = (a["open"], a["high"], a["low"], a["close"], a["volume"], p["vol_ma_window"],
-            p["vol_multiplier"], p["body_pct"])
+    args = (
+        a["open"],
+        a["high"],
+        a["low"],
+        a["close"],
+        a["volume"],
+        p["vol_ma_window"],
+        p["vol_multiplier"],
+        p["body_pct"],
+    )
     return lambda: volume_long_candle_nb(*args)
 
 
@@ -110,8 +133,10 @@ def timed(label: str, call: Callable[[], Any], n_reps: int, n_bars: int) -> dict
     stats.pop("times_s", None)
     stats["bars_per_s"] = n_bars / stats["median_s"]
     stats["signals"] = int(np.asarray(out[0]).sum())
-    log(f"  {label:<34} median {stats['median_s'] * 1e3:9.3f} ms   min "
-        f"{stats['min_s'] * 1e3:9.3f} ms   ({stats['reps']} reps)")
+    log(
+        f"  {label:<34} median {stats['median_s'] * 1e3:9.3f} ms   min "
+        f"{stats['min_s'] * 1e3:9.3f} ms   ({stats['reps']} reps)"
+    )
     return stats
 
 
@@ -127,39 +152,68 @@ def reference_module() -> Any:
 def measure_size(source: Any, n: int, ref: Any, quick: bool) -> dict[str, Any]:
     """Every timing at one size."""
     t = W.tile(source, n)
-    frame = W.Workload(n, t["timestamps"], t["open"], t["high"], t["low"], t["close"],
-                       t["volume"], np.zeros(n, bool), np.zeros(n, bool),
-                       int(t["copies"])).frame()
+    frame = W.Workload(
+        n,
+        t["timestamps"],
+        t["open"],
+        t["high"],
+        t["low"],
+        t["close"],
+        t["volume"],
+        np.zeros(n, bool),
+        np.zeros(n, bool),
+        int(t["copies"]),
+    ).frame()
     arrays = {c: np.ascontiguousarray(t[c]) for c in ("open", "high", "low", "close", "volume")}
     r, r200 = reps(REPS, n, quick), reps(REPS_W200, n, quick)
     log(f"{n:,} bars")
     row = {
-        "vzb_defaults": timed("vzb defaults (function)",
-                              lambda: volume_zone_breakout(frame, **VZB_DEFAULTS), r, n),
-        "vzb_defaults_kernel": timed("vzb defaults (kernel)", vzb_kernel(arrays, VZB_DEFAULTS),
-                                     r, n),
-        "vzb_window_200": timed("vzb volume_window=200 (function)",
-                                lambda: volume_zone_breakout(frame, **VZB_W200), r200, n),
-        "vlc_defaults": timed("vlc defaults (function)",
-                              lambda: volume_long_candle(frame, **VLC_DEFAULTS), r, n),
-        "vlc_defaults_kernel": timed("vlc defaults (kernel)", vlc_kernel(arrays, VLC_DEFAULTS),
-                                     r, n),
+        "vzb_defaults": timed(
+            "vzb defaults (function)", lambda: volume_zone_breakout(frame, **VZB_DEFAULTS), r, n
+        ),
+        "vzb_defaults_kernel": timed(
+            "vzb defaults (kernel)", vzb_kernel(arrays, VZB_DEFAULTS), r, n
+        ),
+        "vzb_window_200": timed(
+            "vzb volume_window=200 (function)",
+            lambda: volume_zone_breakout(frame, **VZB_W200),
+            r200,
+            n,
+        ),
+        "vlc_defaults": timed(
+            "vlc defaults (function)", lambda: volume_long_candle(frame, **VLC_DEFAULTS), r, n
+        ),
+        "vlc_defaults_kernel": timed(
+            "vlc defaults (kernel)", vlc_kernel(arrays, VLC_DEFAULTS), r, n
+        ),
     }
     if n == 1_000:
-        for key, params in (("reference_vzb_defaults", VZB_DEFAULTS),
-                            ("reference_vzb_window_20", VZB_LEGACY)):
-            stats = timed(f"reference {key[14:]} (pure Python)",
-                          lambda p=params: ref.volume_zone_breakout_reference(frame, **p),
-                          2 if quick else 5, n)
+        for key, params in (
+            ("reference_vzb_defaults", VZB_DEFAULTS),
+            ("reference_vzb_window_20", VZB_LEGACY),
+        ):
+            stats = timed(
+                f"reference {key[14:]} (pure Python)",
+                lambda p=params: ref.volume_zone_breakout_reference(frame, **p),
+                2 if quick else 5,
+                n,
+            )
             fast = volume_zone_breakout(frame, **params)[0]
             slow = ref.volume_zone_breakout_reference(frame, **params).entries
             stats["equal_to_kernel"] = bool(np.array_equal(fast, np.array(slow)))
             row[key] = stats
-        row["vzb_window_20"] = timed("vzb volume_window=20 (function)",
-                                     lambda: volume_zone_breakout(frame, **VZB_LEGACY), r, n)
+        row["vzb_window_20"] = timed(
+            "vzb volume_window=20 (function)",
+            lambda: volume_zone_breakout(frame, **VZB_LEGACY),
+            r,
+            n,
+        )
         row["reference_vlc_defaults"] = timed(
             "reference vlc (pure Python)",
-            lambda: ref.volume_long_candle_reference(frame, **VLC_DEFAULTS), 2 if quick else 5, n)
+            lambda: ref.volume_long_candle_reference(frame, **VLC_DEFAULTS),
+            2 if quick else 5,
+            n,
+        )
     return row
 
 
@@ -171,10 +225,17 @@ def run(quick: bool) -> dict[str, Any]:
         "benchmark": "vzb",
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.bench_vzb" + (" --quick" if quick else ""),
-        "workload": {"source": W.SOURCE, "source_bars": len(source), "sizes": list(SIZES),
-                     "timing": "warm: 1 untimed call, then perf_counter per call, gc off during a series"},
-        "params": {"vzb_defaults": VZB_DEFAULTS, "vzb_window_200": VZB_W200,
-                   "vlc_defaults": VLC_DEFAULTS},
+        "workload": {
+            "source": W.SOURCE,
+            "source_bars": len(source),
+            "sizes": list(SIZES),
+            "timing": "warm: 1 untimed call, then perf_counter per call, gc off during a series",
+        },
+        "params": {
+            "vzb_defaults": VZB_DEFAULTS,
+            "vzb_window_200": VZB_W200,
+            "vlc_defaults": VLC_DEFAULTS,
+        },
         "machine": machine_info(),
         "source": coinbt_source(),
         "sizes": {},
@@ -184,23 +245,31 @@ def run(quick: bool) -> dict[str, Any]:
 
     log("the predecessor's 1000-candle performance data, VZB (20, 0.2, 0.0)")
     legacy = ref.legacy_performance_bars(1000)
-    ours = timed("vzb on the predecessor's data", lambda: volume_zone_breakout(legacy, **VZB_LEGACY),
-                 reps(REPS, 1_000, quick), 1000)
-    refl = timed("reference on the predecessor's data",
-                 lambda: ref.volume_zone_breakout_reference(legacy, **VZB_LEGACY),
-                 2 if quick else 5, 1000)
+    ours = timed(
+        "vzb on the predecessor's data",
+        lambda: volume_zone_breakout(legacy, **VZB_LEGACY),
+        reps(REPS, 1_000, quick),
+        1000,
+    )
+    refl = timed(
+        "reference on the predecessor's data",
+        lambda: ref.volume_zone_breakout_reference(legacy, **VZB_LEGACY),
+        2 if quick else 5,
+        1000,
+    )
     out["legacy_comparison"] = {
         "data": "legacy §1.5 generator, seed 42, 1000 daily candles",
         "params": VZB_LEGACY,
         "coinbt": ours,
         "reference": refl,
         "predecessor_reported_s": LEGACY_1000_S,
-        "speedup_vs_predecessor_per_window": LEGACY_1000_S["per_window_original"] / ours["median_s"],
+        "speedup_vs_predecessor_per_window": LEGACY_1000_S["per_window_original"]
+        / ours["median_s"],
         "speedup_vs_predecessor_incremental": (
             LEGACY_1000_S["incremental_official_sla"] / ours["median_s"]
         ),
         "note": "the predecessor's numbers are single cold runs on a developer laptop (WSL2); "
-                "its incremental code gave 885 signals here instead of the per-window 412",
+        "its incremental code gave 885 signals here instead of the per-window 412",
     }
     big = out["sizes"][str(SIZES[-1])]["vzb_defaults"]
     small = out["sizes"]["1000"]
@@ -253,8 +322,7 @@ def table(r: dict[str, Any]) -> str:
         f"  volume_long_candle reference {s1['reference_vlc_defaults']['median_s'] * 1e3:6.2f} ms"
         f"   coinbt {s1['vlc_defaults']['median_s'] * 1e3:7.3f} ms",
         "",
-        "predecessor's 1000-candle data, VZB (20, 0.2, 0.0), "
-        f"{lc['coinbt']['signals']} signals:",
+        f"predecessor's 1000-candle data, VZB (20, 0.2, 0.0), {lc['coinbt']['signals']} signals:",
         f"  coinbt {lc['coinbt']['median_s'] * 1e3:.3f} ms (median)  ·  reference "
         f"{lc['reference']['median_s'] * 1e3:.1f} ms  ·  predecessor reported "
         f"{LEGACY_1000_S['per_window_original']} s per-window, "
@@ -271,8 +339,11 @@ def table(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_vzb", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_vzb",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     args = ap.parse_args(argv)
     result = run(args.quick)

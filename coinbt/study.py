@@ -178,7 +178,8 @@ def signal_study(
     close = bars["close"].to_numpy(dtype=np.float64)
     cols: dict[str, Any] = {
         "price": close[at],
-        "confidence": np.full(at.shape[0], np.nan) if sig.confidence is None
+        "confidence": np.full(at.shape[0], np.nan)
+        if sig.confidence is None
         else sig.confidence[at],
     }
     rows = []

@@ -71,10 +71,7 @@ def volume_long_candle_reference(
 
         # 4. long bullish candle
         long_candle = (
-            body >= body_pct
-            and upper_wick < body_pct * 2
-            and lower_wick < body_pct * 2
-            and c > o
+            body >= body_pct and upper_wick < body_pct * 2 and lower_wick < body_pct * 2 and c > o
         )
 
         # 5. signal
@@ -170,7 +167,13 @@ def volume_zone_breakout_reference(
         # 1. the window: the volume_window bars strictly before i
         w = slice(i - volume_window, i)
         found = volume_profile_resistance(
-            open_[w], high[w], low[w], close[w], volume[w], top_percentile, num_bins,
+            open_[w],
+            high[w],
+            low[w],
+            close[w],
+            volume[w],
+            top_percentile,
+            num_bins,
             include_wicks,
         )
         if found is None:

@@ -117,7 +117,9 @@ def stop_exit_nb(side, entry_price, extreme, o, h, lo, sl, tp, tr, priority):
 
 
 @njit(cache=True, nogil=True)
-def open_position_nb(raw, direction, cash, fee_rate, slippage, size_type, size, lot_size, min_notional):
+def open_position_nb(
+    raw, direction, cash, fee_rate, slippage, size_type, size, lot_size, min_notional
+):
     """Try to open a position at raw price ``raw``.
 
     Returns ``(status, cash, qty, fill_price, fee, slippage_cost)``.
@@ -141,8 +143,20 @@ def open_position_nb(raw, direction, cash, fee_rate, slippage, size_type, size, 
 
 @njit(cache=True, nogil=True)
 def close_position_nb(
-    trades, n_trades, cash, raw, bar, reason, fee_rate, slippage,
-    side, qty, entry_price, entry_fee, entry_slip, entry_bar,
+    trades,
+    n_trades,
+    cash,
+    raw,
+    bar,
+    reason,
+    fee_rate,
+    slippage,
+    side,
+    qty,
+    entry_price,
+    entry_fee,
+    entry_slip,
+    entry_bar,
 ):
     """Close the position at raw price ``raw`` and write its record at ``trades[n_trades]``.
 
@@ -235,14 +249,33 @@ def simulate_nb(
         # A. pending orders at the open
         if pending_exit >= 0:
             n_trades, cash = close_position_nb(
-                trades, n_trades, cash, open_[t], t, pending_exit, fee_rate, slippage,
-                side, qty, entry_price, entry_fee, entry_slip, entry_bar,
+                trades,
+                n_trades,
+                cash,
+                open_[t],
+                t,
+                pending_exit,
+                fee_rate,
+                slippage,
+                side,
+                qty,
+                entry_price,
+                entry_fee,
+                entry_slip,
+                entry_bar,
             )
             side = 0
             pending_exit = -1
         elif pending_entry >= 0:
             status, cash, q, fill, fee, slip_cost = open_position_nb(
-                open_[t], direction, cash, fee_rate, slippage, size_type, size, lot_size,
+                open_[t],
+                direction,
+                cash,
+                fee_rate,
+                slippage,
+                size_type,
+                size,
+                lot_size,
                 min_notional,
             )
             entry_status[pending_entry] = status
@@ -255,13 +288,33 @@ def simulate_nb(
         # B. stops inside the bar
         if side != 0 and any_stop:
             reason, raw = stop_exit_nb(
-                side, entry_price, extreme, open_[t], high[t], low[t],
-                stop_loss, take_profit, trailing_stop, priority,
+                side,
+                entry_price,
+                extreme,
+                open_[t],
+                high[t],
+                low[t],
+                stop_loss,
+                take_profit,
+                trailing_stop,
+                priority,
             )
             if reason >= 0:
                 n_trades, cash = close_position_nb(
-                    trades, n_trades, cash, raw, t, reason, fee_rate, slippage,
-                    side, qty, entry_price, entry_fee, entry_slip, entry_bar,
+                    trades,
+                    n_trades,
+                    cash,
+                    raw,
+                    t,
+                    reason,
+                    fee_rate,
+                    slippage,
+                    side,
+                    qty,
+                    entry_price,
+                    entry_fee,
+                    entry_slip,
+                    entry_bar,
                 )
                 side = 0
             elif side > 0:
@@ -283,8 +336,20 @@ def simulate_nb(
                         pending_exit = reason
                 else:
                     n_trades, cash = close_position_nb(
-                        trades, n_trades, cash, close[t], t, reason, fee_rate, slippage,
-                        side, qty, entry_price, entry_fee, entry_slip, entry_bar,
+                        trades,
+                        n_trades,
+                        cash,
+                        close[t],
+                        t,
+                        reason,
+                        fee_rate,
+                        slippage,
+                        side,
+                        qty,
+                        entry_price,
+                        entry_fee,
+                        entry_slip,
+                        entry_bar,
                     )
                     side = 0
         if entries[t]:
@@ -297,13 +362,24 @@ def simulate_nb(
                     pending_entry = t
             else:
                 status, cash, q, fill, fee, slip_cost = open_position_nb(
-                    close[t], direction, cash, fee_rate, slippage, size_type, size, lot_size,
+                    close[t],
+                    direction,
+                    cash,
+                    fee_rate,
+                    slippage,
+                    size_type,
+                    size,
+                    lot_size,
                     min_notional,
                 )
                 entry_status[t] = status
                 if status == FILLED:
                     side, qty, entry_price, entry_fee, entry_slip = (
-                        direction, q, fill, fee, slip_cost
+                        direction,
+                        q,
+                        fill,
+                        fee,
+                        slip_cost,
                     )
                     entry_bar = t
                     extreme = fill
@@ -313,8 +389,20 @@ def simulate_nb(
 
     if side != 0 and close_at_end and n > 0:
         n_trades, cash = close_position_nb(
-            trades, n_trades, cash, close[n - 1], n - 1, EXIT_END_OF_DATA, fee_rate, slippage,
-            side, qty, entry_price, entry_fee, entry_slip, entry_bar,
+            trades,
+            n_trades,
+            cash,
+            close[n - 1],
+            n - 1,
+            EXIT_END_OF_DATA,
+            fee_rate,
+            slippage,
+            side,
+            qty,
+            entry_price,
+            entry_fee,
+            entry_slip,
+            entry_bar,
         )
         side = 0
         equity_out[n - 1] = cash

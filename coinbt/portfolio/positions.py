@@ -73,7 +73,9 @@ def trades_frame(trades: np.ndarray, index: pd.DatetimeIndex, symbol: str) -> pd
     )
 
 
-def positions_frame(open_position: np.ndarray, index: pd.DatetimeIndex, symbol: str) -> pd.DataFrame:
+def positions_frame(
+    open_position: np.ndarray, index: pd.DatetimeIndex, symbol: str
+) -> pd.DataFrame:
     """Positions still open after the last bar, marked at the last close."""
     k = len(open_position)
     return pd.DataFrame(
@@ -86,7 +88,8 @@ def positions_frame(open_position: np.ndarray, index: pd.DatetimeIndex, symbol: 
             "entry_fee": open_position["entry_fee"],
             "mark_time": index[[len(index) - 1] * k] if k else index[:0],
             "mark_price": open_position["mark_price"],
-            "market_value": open_position["side"] * open_position["quantity"]
+            "market_value": open_position["side"]
+            * open_position["quantity"]
             * open_position["mark_price"],
             "unrealised_pnl": open_position["unrealised_pnl"],
         },

@@ -62,7 +62,7 @@ th{{text-align:left}}tr:nth-child(even){{background:#f4f4f4}}code{{font-size:12p
 </head><body>
 <h1>{html.escape(title)}</h1>
 <p>run <code>{html.escape(result.run_id)}</code> · bars {spec.data_start} → {spec.data_end}
-({spec.bars}) · fill {spec.engine['fill']} · fee {spec.engine['fee_rate']} per side</p>
+({spec.bars}) · fill {spec.engine["fill"]} · fee {spec.engine["fee_rate"]} per side</p>
 <h2>Statistics</h2><table>{rows}</table>
 {fig.to_html(full_html=False, include_plotlyjs=True)}
 <h2>Last trades</h2>{trades}

@@ -213,8 +213,20 @@ def volume_spans_nb(open_, high, low, close, volume, include_wicks):
 
 @njit(cache=True, nogil=True)
 def volume_zone_range_nb(
-    span_lo, span_hi, density, high, volume, w, top_percentile, breakout_buffer, nb, first, stop,
-    entries, confidence, resistance,
+    span_lo,
+    span_hi,
+    density,
+    high,
+    volume,
+    w,
+    top_percentile,
+    breakout_buffer,
+    nb,
+    first,
+    stop,
+    entries,
+    confidence,
+    resistance,
 ):
     """Bars ``first … stop-1`` of :func:`volume_zone_breakout_nb`, with their own scratch
     buffers, so disjoint ranges can run on different threads."""
@@ -273,7 +285,15 @@ def volume_zone_range_nb(
 
 @njit(cache=True, nogil=True)
 def volume_zone_breakout_nb(
-    open_, high, low, close, volume, volume_window, top_percentile, breakout_buffer, num_bins,
+    open_,
+    high,
+    low,
+    close,
+    volume,
+    volume_window,
+    top_percentile,
+    breakout_buffer,
+    num_bins,
     include_wicks,
 ):
     """Entries, confidence and resistance of ``volume_zone_breakout`` (``docs/strategies.md``).
@@ -309,16 +329,37 @@ def volume_zone_breakout_nb(
     resistance = np.full(n, np.nan)
     span_lo, span_hi, density = volume_spans_nb(open_, high, low, close, volume, include_wicks)
     volume_zone_range_nb(
-        span_lo, span_hi, density, high, volume, w, top_percentile, breakout_buffer, nb, w, n,
-        entries, confidence, resistance,
+        span_lo,
+        span_hi,
+        density,
+        high,
+        volume,
+        w,
+        top_percentile,
+        breakout_buffer,
+        nb,
+        w,
+        n,
+        entries,
+        confidence,
+        resistance,
     )
     return entries, confidence, resistance
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def volume_zone_breakout_par_nb(
-    open_, high, low, close, volume, volume_window, top_percentile, breakout_buffer, num_bins,
-    include_wicks, chunks,
+    open_,
+    high,
+    low,
+    close,
+    volume,
+    volume_window,
+    top_percentile,
+    breakout_buffer,
+    num_bins,
+    include_wicks,
+    chunks,
 ):
     """:func:`volume_zone_breakout_nb` with the bars split into ``chunks`` ranges run in
     parallel (every bar's window is rebuilt from scratch, so the results are identical)."""
@@ -334,7 +375,19 @@ def volume_zone_breakout_par_nb(
         stop = min(first + per, n)
         if first < stop:
             volume_zone_range_nb(
-                span_lo, span_hi, density, high, volume, w, top_percentile, breakout_buffer,
-                num_bins, first, stop, entries, confidence, resistance,
+                span_lo,
+                span_hi,
+                density,
+                high,
+                volume,
+                w,
+                top_percentile,
+                breakout_buffer,
+                num_bins,
+                first,
+                stop,
+                entries,
+                confidence,
+                resistance,
             )
     return entries, confidence, resistance

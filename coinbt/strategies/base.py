@@ -112,11 +112,15 @@ class Param:
         """``int = 20 [2, 100000]``; strict bounds in round brackets: ``float = 0.2 (0, 1]``."""
         bounds = ""
         if {self.min, self.max, self.above, self.below} != {None}:
-            lo = f"({self.above}" if self.above is not None else (
-                "(-inf" if self.min is None else f"[{self.min}"
+            lo = (
+                f"({self.above}"
+                if self.above is not None
+                else ("(-inf" if self.min is None else f"[{self.min}")
             )
-            hi = f"{self.below})" if self.below is not None else (
-                "inf)" if self.max is None else f"{self.max}]"
+            hi = (
+                f"{self.below})"
+                if self.below is not None
+                else ("inf)" if self.max is None else f"{self.max}]")
             )
             bounds = f" {lo}, {hi}"
         return f"{self.type.__name__} = {self.default!r}{bounds}"

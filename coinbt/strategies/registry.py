@@ -36,7 +36,9 @@ def get_strategy(strategy: str | Strategy | Callable[..., Any]) -> Strategy:
             name=getattr(strategy, "__name__", "user_strategy"),
             fn=strategy,
             params=params_from_signature(strategy),
-            description=(strategy.__doc__ or "").strip().splitlines()[0] if strategy.__doc__ else "",
+            description=(strategy.__doc__ or "").strip().splitlines()[0]
+            if strategy.__doc__
+            else "",
         )
     if not isinstance(strategy, str):
         raise ConfigError(
@@ -78,8 +80,7 @@ def _import_strategy(path: str) -> Strategy:
     if not (isinstance(target, Strategy) or callable(target)):
         names = [n for n in dir(module) if not n.startswith("_")]
         raise ConfigError(
-            f"module {module_name!r} has no strategy function {attr!r}."
-            f"{did_you_mean(attr, names)}",
+            f"module {module_name!r} has no strategy function {attr!r}.{did_you_mean(attr, names)}",
             field="strategy",
         )
     return get_strategy(target)

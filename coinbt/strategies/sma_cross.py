@@ -9,7 +9,9 @@ from coinbt.strategies._nb import sma_cross_signals_nb
 from coinbt.strategies.base import Param, Strategy
 
 
-def sma_cross(bars: pd.DataFrame, window: int = 20, vol_mult: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def sma_cross(
+    bars: pd.DataFrame, window: int = 20, vol_mult: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Enter when the close crosses above SMA(window); exit when it crosses below.
 
     Parameters

@@ -74,7 +74,10 @@ VOLUME_LONG_CANDLE = Strategy(
             float, 1.5, above=0.0, doc="surge: volume ≥ vol_multiplier × volume mean"
         ),
         "body_pct": Param(
-            float, 0.02, above=0.0, below=1.0,
+            float,
+            0.02,
+            above=0.0,
+            below=1.0,
             doc="long candle: body ≥ body_pct of the open, each wick < 2·body_pct",
         ),
     },

@@ -20,7 +20,11 @@ PARALLEL_MIN_BARS = 50_000
 def _run(bars: pd.DataFrame, params: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
     o, h, lo, c, v = _ohlcv(bars)
     args = (
-        o, h, lo, c, v,
+        o,
+        h,
+        lo,
+        c,
+        v,
         int(params["volume_window"]),
         float(params["top_percentile"]),
         float(params["breakout_buffer"]),
@@ -112,7 +116,10 @@ VOLUME_ZONE_BREAKOUT = Strategy(
             int, 10, min=1, max=100_000, doc="bars before the current one in the volume profile"
         ),
         "top_percentile": Param(
-            float, 0.2, max=1.0, above=0.0,
+            float,
+            0.2,
+            max=1.0,
+            above=0.0,
             doc="share of window volume, from the top bin down, that sets the resistance",
         ),
         "breakout_buffer": Param(

@@ -42,8 +42,14 @@ def test_result_carries_spec_stats_trades_positions_equity(bars):
 
 
 def test_equity_identities_hold(bars):
-    r = coinbt.backtest("sma_cross", bars=bars, params={"window": 10}, fee_rate=0.002,
-                        slippage_bps=5, stop_loss=0.02)
+    r = coinbt.backtest(
+        "sma_cross",
+        bars=bars,
+        params={"window": 10},
+        fee_rate=0.002,
+        slippage_bps=5,
+        stop_loss=0.02,
+    )
     eq = r.equity
     np.testing.assert_allclose(eq["equity"], eq["cash"] + eq["position_value"], rtol=1e-12)
     unreal = r.positions["unrealised_pnl"].sum()
@@ -78,13 +84,18 @@ def test_fill_close_is_recorded(bars):
 
 
 def test_unknown_setting_suggests_the_right_name(bars):
-    with pytest.raises(ConfigError, match=r"unknown backtest setting 'fee'.*Did you mean 'fee_rate'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown backtest setting 'fee'.*Did you mean 'fee_rate'"
+    ):
         coinbt.backtest("sma_cross", bars=bars, fee=0.001)
 
 
 def test_negative_fee_is_rejected_with_units(bars):
-    with pytest.raises(ConfigError, match=r"fee_rate must be a fraction in \[0, 1\) \(0.001 = 0.1 % "
-                       r"per side\), got -0.001"):
+    with pytest.raises(
+        ConfigError,
+        match=r"fee_rate must be a fraction in \[0, 1\) \(0.001 = 0.1 % "
+        r"per side\), got -0.001",
+    ):
         coinbt.backtest("sma_cross", bars=bars, fee_rate=-0.001)
 
 
@@ -94,7 +105,9 @@ def test_wrong_setting_type_is_rejected(bars):
 
 
 def test_stop_given_in_percent_is_rejected(bars):
-    with pytest.raises(ConfigError, match=r"stop_loss must be a fraction between 0 and 1 \(0.05 = 5 %\)"):
+    with pytest.raises(
+        ConfigError, match=r"stop_loss must be a fraction between 0 and 1 \(0.05 = 5 %\)"
+    ):
         coinbt.backtest("sma_cross", bars=bars, stop_loss=5)
 
 
@@ -123,13 +136,19 @@ def test_plot_has_price_equity_and_drawdown(bars):
 def test_exposure_from_records_equals_per_bar_count(bars, fill):
     from coinbt.metrics import compute_stats
 
-    r = coinbt.backtest("sma_cross", bars=bars, params={"window": 8}, fill=fill,
-                        stop_loss=0.01, hold_bars=5)
+    r = coinbt.backtest(
+        "sma_cross", bars=bars, params={"window": 8}, fill=fill, stop_loss=0.01, hold_bars=5
+    )
     sim = r.sim
     per_bar = compute_stats(
-        equity=sim.equity, position_value=sim.position_value, close=bars["close"].to_numpy(),
-        timestamps=bars.index.asi8, trades=sim.trades, open_position=sim.open_position,
-        init_cash=10_000.0, timeframe="1h",
+        equity=sim.equity,
+        position_value=sim.position_value,
+        close=bars["close"].to_numpy(),
+        timestamps=bars.index.asi8,
+        trades=sim.trades,
+        open_position=sim.open_position,
+        init_cash=10_000.0,
+        timeframe="1h",
     )
     assert np.count_nonzero(sim.position_value) > 50
     assert r.stats["exposure_time"] == per_bar["exposure_time"]
@@ -147,7 +166,11 @@ def test_signal_table_lists_every_entry_signal_with_confidence_and_outcome(bars)
     assert len(sig) == int(entries.sum())
     assert list(sig.columns) == ["price", "confidence", "status", "traded"]
     assert sig["traded"].sum() == len(r.trades) + len(r.positions)
-    assert set(sig["status"].astype(str)) <= {"filled", "ignored_in_position", "expired_end_of_data"}
+    assert set(sig["status"].astype(str)) <= {
+        "filled",
+        "ignored_in_position",
+        "expired_end_of_data",
+    }
     assert (sig.loc[sig["status"] == "ignored_in_position", "traded"] == False).all()  # noqa: E712
     want = (bars["close"].pct_change().abs() * 10).clip(0, 1)[entries.to_numpy()]
     np.testing.assert_allclose(sig["confidence"].to_numpy(), want.to_numpy())

@@ -51,9 +51,29 @@ def test_every_command_has_help(command, capsys):
 
 
 def test_backtest_prints_a_stats_table(capsys):
-    code = main(["backtest", "--strategy", "sma_cross", "--symbol", "BTC-USDT", "--timeframe", "1h",
-                 "--exchange", "binance", "--start", "2023-01-01", "--end", "2023-03-31",
-                 "--param", "window=30", "--fee-rate", "0.0005", "--stop-loss", "0.03"])
+    code = main(
+        [
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "BTC-USDT",
+            "--timeframe",
+            "1h",
+            "--exchange",
+            "binance",
+            "--start",
+            "2023-01-01",
+            "--end",
+            "2023-03-31",
+            "--param",
+            "window=30",
+            "--fee-rate",
+            "0.0005",
+            "--stop-loss",
+            "0.03",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "total_return" in out and "sharpe" in out and "max_drawdown" in out
@@ -61,9 +81,26 @@ def test_backtest_prints_a_stats_table(capsys):
 
 
 def test_backtest_json_has_spec_run_id_stats_and_counts(capsys):
-    code = main(["backtest", "--strategy", "sma_cross", "--symbol", "btc/usdt", "--timeframe", "1h",
-                 "--exchange", "binance", "--end", "2021-12-31", "--cash", "5000", "--short",
-                 "--close-at-end", "--json"])
+    code = main(
+        [
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "btc/usdt",
+            "--timeframe",
+            "1h",
+            "--exchange",
+            "binance",
+            "--end",
+            "2021-12-31",
+            "--cash",
+            "5000",
+            "--short",
+            "--close-at-end",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"run_id", "spec", "stats", "n_trades", "signals"}
@@ -85,8 +122,12 @@ def test_backtest_json_has_spec_run_id_stats_and_counts(capsys):
     ],
 )
 def test_user_mistakes_print_one_line_and_exit_2(args, message):
-    base = {"--strategy": "sma_cross", "--symbol": "BTC-USDT", "--timeframe": "1h",
-            "--exchange": "binance"}
+    base = {
+        "--strategy": "sma_cross",
+        "--symbol": "BTC-USDT",
+        "--timeframe": "1h",
+        "--exchange": "binance",
+    }
     for flag in args[::2]:
         base.pop(flag, None)
     argv = ["backtest", *[x for kv in base.items() for x in kv], *args]

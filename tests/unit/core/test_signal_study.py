@@ -14,8 +14,16 @@ def bars_of(close: list[float], open_: list[float] | None = None) -> pd.DataFram
     c = np.asarray(close, dtype=float)
     o = c if open_ is None else np.asarray(open_, dtype=float)
     idx = pd.date_range("2024-01-01", periods=len(c), freq="1h", tz="UTC", name="timestamp")
-    df = pd.DataFrame({"open": o, "high": np.maximum(o, c), "low": np.minimum(o, c), "close": c,
-                       "volume": np.ones(len(c))}, index=idx)
+    df = pd.DataFrame(
+        {
+            "open": o,
+            "high": np.maximum(o, c),
+            "low": np.minimum(o, c),
+            "close": c,
+            "volume": np.ones(len(c)),
+        },
+        index=idx,
+    )
     df.attrs.update(symbol="T-USD", timeframe="1h")
     return df
 
@@ -71,8 +79,14 @@ def legacy_figures(close: np.ndarray, signal_bars: np.ndarray, hold: int) -> tup
 @pytest.mark.parametrize("hold", [1, 3])
 def test_close_fill_with_clamp_reproduces_the_predecessor_figures(hold):
     bars = coinbt.load_bars("BTC-USDT", "1h", "2023-01-01", "2023-06-30", exchange="binance")
-    s = coinbt.signal_study("sma_cross", bars=bars, params={"window": 10}, horizons=hold,
-                            fill="close", incomplete="clamp")
+    s = coinbt.signal_study(
+        "sma_cross",
+        bars=bars,
+        params={"window": 10},
+        horizons=hold,
+        fill="close",
+        incomplete="clamp",
+    )
     entries = coinbt.backtest("sma_cross", bars=bars, params={"window": 10}).signals.index
     at = bars.index.get_indexer(entries)
     win_rate, avg_pct = legacy_figures(bars["close"].to_numpy(), at, hold)
@@ -83,8 +97,9 @@ def test_close_fill_with_clamp_reproduces_the_predecessor_figures(hold):
 
 def test_summary_quantiles_and_median():
     b = bars_of([100, 101, 102, 101, 105, 104, 110, 100, 120, 90, 95])
-    s = coinbt.signal_study(on_bars(*range(10)), bars=b, horizons=1, fill="close",
-                            quantiles=(0.25, 0.75))
+    s = coinbt.signal_study(
+        on_bars(*range(10)), bars=b, horizons=1, fill="close", quantiles=(0.25, 0.75)
+    )
     r = s.signals["return_1"].to_numpy()
     assert s.summary.loc[1, "median"] == pytest.approx(np.median(r))
     assert s.summary.loc[1, "q25"] == pytest.approx(np.quantile(r, 0.25))

@@ -9,12 +9,18 @@ from coinbt.errors import ConfigError
 from coinbt.strategies import get_strategy
 
 EXPECTED = {
-    "Conservative": ("volume_long_candle", {"vol_ma_window": 20, "vol_multiplier": 1.5,
-                                            "body_pct": 0.01}),
-    "Balanced": ("volume_zone_breakout", {"volume_window": 20, "top_percentile": 0.2,
-                                          "breakout_buffer": 0.0}),
-    "Aggressive": ("volume_zone_breakout", {"volume_window": 10, "top_percentile": 0.3,
-                                            "breakout_buffer": 0.0}),
+    "Conservative": (
+        "volume_long_candle",
+        {"vol_ma_window": 20, "vol_multiplier": 1.5, "body_pct": 0.01},
+    ),
+    "Balanced": (
+        "volume_zone_breakout",
+        {"volume_window": 20, "top_percentile": 0.2, "breakout_buffer": 0.0},
+    ),
+    "Aggressive": (
+        "volume_zone_breakout",
+        {"volume_window": 10, "top_percentile": 0.3, "breakout_buffer": 0.0},
+    ),
 }
 
 
@@ -42,6 +48,9 @@ def test_preset_parameters_can_be_overridden():
 
 
 def test_misspelt_preset_is_suggested():
-    with pytest.raises(ConfigError, match=r"presets: Conservative, Balanced, Aggressive.*"
-                       r"Did you mean 'Balanced'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"presets: Conservative, Balanced, Aggressive.*"
+        r"Did you mean 'Balanced'\?",
+    ):
         get_strategy("Balancd")

@@ -111,7 +111,9 @@ def test_signals_up_to_t_ignore_later_bars(closes, window, data):
     df = bars_from(closes, [1.0 + (i % 3) for i in range(len(closes))])
     t = data.draw(st.integers(0, len(closes) - 2))
     changed = df.copy()
-    noise = data.draw(st.lists(st.floats(0.5, 3.0), min_size=len(df) - t - 1, max_size=len(df) - t - 1))
+    noise = data.draw(
+        st.lists(st.floats(0.5, 3.0), min_size=len(df) - t - 1, max_size=len(df) - t - 1)
+    )
     changed.iloc[t + 1 :, changed.columns.get_loc("close")] = noise
     changed.iloc[t + 1 :, changed.columns.get_loc("volume")] = [v * 7 for v in noise]
     a = sma_cross(df, window=window, vol_mult=1.2)

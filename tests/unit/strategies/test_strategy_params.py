@@ -15,14 +15,20 @@ def test_defaults_are_merged_into_effective_params():
 
 
 def test_unknown_parameter_suggests_the_close_name():
-    with pytest.raises(ConfigError, match=r"unknown parameter 'windw' for strategy 'sma_cross'.*"
-                       r"Did you mean 'window'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown parameter 'windw' for strategy 'sma_cross'.*"
+        r"Did you mean 'window'\?",
+    ):
         get_strategy("sma_cross").resolve({"windw": 30})
 
 
 def test_wrong_type_names_value_and_expected_type():
-    with pytest.raises(ConfigError, match=r"parameter 'window' of strategy 'sma_cross' must be "
-                       r"int, got '20' \(str\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"parameter 'window' of strategy 'sma_cross' must be "
+        r"int, got '20' \(str\)",
+    ):
         get_strategy("sma_cross").resolve({"window": "20"})
 
 
@@ -54,8 +60,11 @@ def test_command_line_strings_are_parsed_by_declared_type():
 
 
 def test_unknown_strategy_lists_the_available_ones():
-    with pytest.raises(ConfigError, match=r"unknown strategy 'sma_cros'; available: .*sma_cross.*"
-                       r"Did you mean 'sma_cross'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown strategy 'sma_cros'; available: .*sma_cross.*"
+        r"Did you mean 'sma_cross'\?",
+    ):
         get_strategy("sma_cros")
 
 
@@ -73,8 +82,9 @@ def test_function_without_defaults_is_rejected():
     def rule(bars, window):
         return bars["close"] > 0
 
-    with pytest.raises(ConfigError, match="parameter 'window' of strategy function 'rule' has no "
-                       "default"):
+    with pytest.raises(
+        ConfigError, match="parameter 'window' of strategy function 'rule' has no default"
+    ):
         get_strategy(rule)
 
 
@@ -121,7 +131,13 @@ def returning(out):
 def test_signal_shapes_accepted():
     b = bars()
     up = b["close"] > 3
-    for out in (up, (up, None), (up, ~up), pd.DataFrame({"entries": up, "exits": ~up}), up.astype(int)):
+    for out in (
+        up,
+        (up, None),
+        (up, ~up),
+        pd.DataFrame({"entries": up, "exits": ~up}),
+        up.astype(int),
+    ):
         e, x, conf = get_strategy(returning(out)).signals(b, {})
         assert e.tolist() == [False, False, False, True, True, True]
         assert x.dtype == np.bool_
@@ -136,14 +152,17 @@ def test_confidence_is_carried_and_checked():
     assert sig.confidence.tolist() == conf.tolist()
     framed = pd.DataFrame({"entries": up, "exits": ~up, "confidence": conf})
     assert get_strategy(returning(framed)).signals(b, {}).confidence.tolist() == conf.tolist()
-    with pytest.raises(ConfigError, match=r"returned confidence 1.2000000000000002 on an entry; expected a number "
-                       r"in \[0, 1\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"returned confidence 1.2000000000000002 on an entry; expected a number "
+        r"in \[0, 1\]",
+    ):
         get_strategy(returning((up, ~up, conf * 3))).signals(b, {})
     with pytest.raises(ConfigError, match=r"tuple of 4 items"):
         get_strategy(returning((up, ~up, conf, conf))).signals(b, {})
 
 
-STRATEGY_FILE = '''
+STRATEGY_FILE = """
 import coinbt
 
 def dip(bars, drop: float = 0.01):
@@ -154,7 +173,7 @@ def dip(bars, drop: float = 0.01):
 def every_kth(bars, k=3):
     import numpy as np
     return np.arange(len(bars)) % k == 0
-'''
+"""
 
 
 def test_module_function_path_resolves_a_strategy_from_a_file(tmp_path, monkeypatch):
@@ -164,8 +183,11 @@ def test_module_function_path_resolves_a_strategy_from_a_file(tmp_path, monkeypa
     assert plain.name == "dip" and plain.resolve({}) == {"drop": 0.01}
     decorated = get_strategy("my_rules:every_kth")
     assert decorated.settings == {"hold_bars": 2}
-    with pytest.raises(ConfigError, match=r"module 'my_rules' has no strategy function 'dipp'\. "
-                       r"Did you mean 'dip'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"module 'my_rules' has no strategy function 'dipp'\. "
+        r"Did you mean 'dip'\?",
+    ):
         get_strategy("my_rules:dipp")
     with pytest.raises(ConfigError, match=r"cannot import module 'no_such_rules'"):
         get_strategy("no_such_rules:dip")
@@ -176,9 +198,24 @@ def test_cli_backtest_runs_a_strategy_from_a_file(tmp_path, monkeypatch, capsys)
 
     (tmp_path / "my_rules2.py").write_text(STRATEGY_FILE)
     monkeypatch.syspath_prepend(str(tmp_path))
-    code = main(["backtest", "--strategy", "my_rules2:every_kth", "--symbol", "BTC-USDT",
-                 "--timeframe", "1h", "--exchange", "binance", "--end", "2021-05-31",
-                 "--param", "k=5", "--json"])
+    code = main(
+        [
+            "backtest",
+            "--strategy",
+            "my_rules2:every_kth",
+            "--symbol",
+            "BTC-USDT",
+            "--timeframe",
+            "1h",
+            "--exchange",
+            "binance",
+            "--end",
+            "2021-05-31",
+            "--param",
+            "k=5",
+            "--json",
+        ]
+    )
     assert code == 0
     import json
 

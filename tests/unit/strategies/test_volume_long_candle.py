@@ -154,7 +154,10 @@ def test_predecessor_counts_on_its_performance_data(n, theirs, ours):
     lower = (bars["open"] - bars["low"]).clip(lower=0) / bars["open"]
     legacy = (
         (bars["volume"] >= vol_ma * 1.5)
-        & (body >= 0.02) & (upper < 0.04) & (lower < 0.04) & (bars["close"] > bars["open"])
+        & (body >= 0.02)
+        & (upper < 0.04)
+        & (lower < 0.04)
+        & (bars["close"] > bars["open"])
     )
     assert int(legacy.sum()) == theirs
     entries = volume_long_candle(bars, 20, 1.5, 0.02)[0]
@@ -223,8 +226,11 @@ def test_kernel_equals_reference_on_generated_bars(rows, window, mult, body):
 def test_signals_up_to_t_ignore_later_bars(rows, other, data):
     t = data.draw(st.integers(0, len(rows) - 2))
     changed = rows[: t + 1] + other[: len(rows) - t - 1]
-    params = {"vol_ma_window": data.draw(st.integers(1, 6)), "vol_multiplier": 1.2,
-              "body_pct": 0.005}
+    params = {
+        "vol_ma_window": data.draw(st.integers(1, 6)),
+        "vol_multiplier": 1.2,
+        "body_pct": 0.005,
+    }
     a = volume_long_candle(bars_frame(rows), **params)
     b = volume_long_candle(bars_frame(changed), **params)
     for x, y in zip(a, b, strict=True):
@@ -245,22 +251,36 @@ def test_defaults_are_the_predecessors_code_defaults():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"vol_ma_window": 0}, "'vol_ma_window' of strategy 'volume_long_candle' must be ≥ 1, got 0"),
-        ({"vol_ma_window": 2.5}, "'vol_ma_window' of strategy 'volume_long_candle' must be int, "
-                                 "got 2.5 (float)"),
-        ({"vol_multiplier": 0}, "'vol_multiplier' of strategy 'volume_long_candle' must be > 0.0, "
-                                "got 0.0"),
+        (
+            {"vol_ma_window": 0},
+            "'vol_ma_window' of strategy 'volume_long_candle' must be ≥ 1, got 0",
+        ),
+        (
+            {"vol_ma_window": 2.5},
+            "'vol_ma_window' of strategy 'volume_long_candle' must be int, got 2.5 (float)",
+        ),
+        (
+            {"vol_multiplier": 0},
+            "'vol_multiplier' of strategy 'volume_long_candle' must be > 0.0, got 0.0",
+        ),
         ({"vol_multiplier": -1.5}, "must be > 0.0, got -1.5"),
-        ({"vol_multiplier": "1.5"}, "'vol_multiplier' of strategy 'volume_long_candle' must be "
-                                    "float, got '1.5' (str)"),
-        ({"vol_multiplier": math.inf}, "'vol_multiplier' of strategy 'volume_long_candle' must be "
-                                       "finite, got inf"),
+        (
+            {"vol_multiplier": "1.5"},
+            "'vol_multiplier' of strategy 'volume_long_candle' must be float, got '1.5' (str)",
+        ),
+        (
+            {"vol_multiplier": math.inf},
+            "'vol_multiplier' of strategy 'volume_long_candle' must be finite, got inf",
+        ),
         ({"body_pct": 0.0}, "'body_pct' of strategy 'volume_long_candle' must be > 0.0, got 0.0"),
         ({"body_pct": 1.0}, "'body_pct' of strategy 'volume_long_candle' must be < 1.0, got 1.0"),
         ({"body_pct": True}, "'body_pct' of strategy 'volume_long_candle' must be float, got True"),
-        ({"hold_period_bars": 1}, "unknown parameter 'hold_period_bars' for strategy "
-                                  "'volume_long_candle'; known: vol_ma_window, vol_multiplier, "
-                                  "body_pct"),
+        (
+            {"hold_period_bars": 1},
+            "unknown parameter 'hold_period_bars' for strategy "
+            "'volume_long_candle'; known: vol_ma_window, vol_multiplier, "
+            "body_pct",
+        ),
         ({"body_pc": 0.01}, "Did you mean 'body_pct'?"),
     ],
 )
@@ -273,9 +293,13 @@ def test_parameter_errors_say_what_is_wrong(params, message):
 def test_command_line_values_are_parsed_and_checked():
     s = get_strategy("volume_long_candle")
     assert s.parse(["vol_ma_window=10", "vol_multiplier=2", "body_pct=0.01"]) == {
-        "vol_ma_window": 10, "vol_multiplier": 2.0, "body_pct": 0.01}
-    with pytest.raises(ConfigError, match="'body_pct' of strategy 'volume_long_candle' must be "
-                                          "< 1.0, got 1.5"):
+        "vol_ma_window": 10,
+        "vol_multiplier": 2.0,
+        "body_pct": 0.01,
+    }
+    with pytest.raises(
+        ConfigError, match="'body_pct' of strategy 'volume_long_candle' must be < 1.0, got 1.5"
+    ):
         s.parse(["body_pct=1.5"])
 
 

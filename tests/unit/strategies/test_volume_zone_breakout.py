@@ -94,13 +94,20 @@ def test_window_is_the_bars_strictly_before_and_no_signal_until_it_is_full():
     assert res[3] == 150.0
     # bar i's own high never enters its profile: a huge high on bar 5 leaves res[5] alone
     big = [*rows[:5], bar_with_high(1e6)]
-    assert volume_zone_resistance(bars_frame(big), volume_window=3, num_bins=2,
-                                  top_percentile=0.5).iloc[5] == res[5]
+    assert (
+        volume_zone_resistance(
+            bars_frame(big), volume_window=3, num_bins=2, top_percentile=0.5
+        ).iloc[5]
+        == res[5]
+    )
 
 
 def test_zero_volume_window_has_no_resistance():
-    rows = [(100.0, 101.0, 100.0, 101.0, 0.0), (101.0, 102.0, 101.0, 102.0, 0.0),
-            bar_with_high(1000.0)]
+    rows = [
+        (100.0, 101.0, 100.0, 101.0, 0.0),
+        (101.0, 102.0, 101.0, 102.0, 0.0),
+        bar_with_high(1000.0),
+    ]
     entries, confidence, res = run(rows, **TWO_BINS)
     assert not entries.any() and np.isnan(res).all() and np.isnan(confidence).all()
 
@@ -133,8 +140,11 @@ def test_without_wicks_the_range_starts_at_the_lowest_body_low():
 @pytest.mark.parametrize(("price", "resistance"), [(101.0, 101.0), (102.0, 101.0), (100.0, 100.0)])
 def test_candle_without_span_goes_to_the_bin_its_price_starts_or_the_top_bin(price, resistance):
     # [100, 102] with volume 1 (0.5 per bin), then o=h=l=c=price with volume 10
-    rows = [(100.0, 102.0, 100.0, 102.0, 1.0), (price, price, price, price, 10.0),
-            bar_with_high(100.0)]
+    rows = [
+        (100.0, 102.0, 100.0, 102.0, 1.0),
+        (price, price, price, price, 10.0),
+        bar_with_high(100.0),
+    ]
     assert run(rows, **TWO_BINS)[2][2] == resistance
 
 
@@ -149,8 +159,11 @@ def test_single_bar_window_and_a_single_bin():
 
 
 def test_whole_volume_share_is_the_lowest_bin_holding_volume():
-    rows = [(100.0, 100.0, 100.0, 100.0, 0.0), (101.0, 102.0, 101.0, 102.0, 10.0),
-            bar_with_high(100.0)]
+    rows = [
+        (100.0, 100.0, 100.0, 100.0, 0.0),
+        (101.0, 102.0, 101.0, 102.0, 10.0),
+        bar_with_high(100.0),
+    ]
     # range [100, 102], bins [100, 101] (empty) and [101, 102]: share 1.0 stops at 101
     assert run(rows, **{**TWO_BINS, "top_percentile": 1.0})[2][2] == 101.0
 
@@ -160,8 +173,7 @@ def test_predecessors_worked_example():
     # [100.5, 101]) and the rest at 97: the top 20 % is reached at 100.5; buffer 1 % -> 101.505
     rows = [(100.0, 105.0, 95.0, 100.0, 0.0)]
     rows += [(100.7, 100.7, 100.7, 100.7, 1.0)] * 12 + [(97.0, 97.0, 97.0, 97.0, 1.0)] * 47
-    params = {"volume_window": 60, "num_bins": 20, "top_percentile": 0.2,
-              "breakout_buffer": 0.01}
+    params = {"volume_window": 60, "num_bins": 20, "top_percentile": 0.2, "breakout_buffer": 0.01}
     entries, confidence, res = run([*rows, (100.0, 101.6, 99.5, 101.0, 1.0)], **params)
     assert res[60] == 100.5 and entries[60]
     assert confidence[60] == pytest.approx(0.5 + 0.5 * (101.6 - 101.505) / 10)
@@ -222,8 +234,13 @@ def _real_files() -> list[str]:
 VARIANTS = (
     {"include_wicks": False},
     {"volume_window": 1, "top_percentile": 1.0, "num_bins": 1},
-    {"volume_window": 3, "top_percentile": 0.5, "breakout_buffer": 0.001, "num_bins": 7,
-     "include_wicks": False},
+    {
+        "volume_window": 3,
+        "top_percentile": 0.5,
+        "breakout_buffer": 0.001,
+        "num_bins": 7,
+        "include_wicks": False,
+    },
     {"volume_window": 25, "top_percentile": 0.05, "num_bins": 5},
 )
 
@@ -250,8 +267,14 @@ def test_kernel_equals_reference_on_every_real_file(real_data_dir, skip_or_fail,
     st.booleans(),
 )
 def test_kernel_equals_reference_on_generated_bars(rows, window, share, buffer, bins, wicks):
-    assert_same(bars_frame(rows), volume_window=window, top_percentile=share,
-                breakout_buffer=buffer, num_bins=bins, include_wicks=wicks)
+    assert_same(
+        bars_frame(rows),
+        volume_window=window,
+        top_percentile=share,
+        breakout_buffer=buffer,
+        num_bins=bins,
+        include_wicks=wicks,
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -259,9 +282,11 @@ def test_kernel_equals_reference_on_generated_bars(rows, window, share, buffer, 
 def test_signals_up_to_t_ignore_later_bars(rows, other, data):
     t = data.draw(st.integers(0, len(rows) - 2))
     changed = rows[: t + 1] + other[: len(rows) - t - 1]
-    params = {"volume_window": data.draw(st.integers(1, 6)),
-              "num_bins": data.draw(st.integers(1, 8)),
-              "include_wicks": data.draw(st.booleans())}
+    params = {
+        "volume_window": data.draw(st.integers(1, 6)),
+        "num_bins": data.draw(st.integers(1, 8)),
+        "include_wicks": data.draw(st.booleans()),
+    }
     a, b = run(rows, **params), run(changed, **params)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x[: t + 1], y[: t + 1])
@@ -274,8 +299,13 @@ def test_signals_up_to_t_ignore_later_bars(rows, other, data):
 
 def test_defaults_are_the_predecessors_code_defaults():
     s = get_strategy("volume_zone_breakout")
-    assert s.resolve({}) == {"volume_window": 10, "top_percentile": 0.2, "breakout_buffer": 0.0,
-                             "num_bins": 20, "include_wicks": True}
+    assert s.resolve({}) == {
+        "volume_window": 10,
+        "top_percentile": 0.2,
+        "breakout_buffer": 0.0,
+        "num_bins": 20,
+        "include_wicks": True,
+    }
     assert s.settings == {"hold_bars": 1}
 
 
@@ -295,9 +325,12 @@ W = "of strategy 'volume_zone_breakout' must be"
         ({"num_bins": 20.5}, f"'num_bins' {W} int, got 20.5 (float)"),
         ({"include_wicks": 1}, f"'include_wicks' {W} bool, got 1 (int)"),
         ({"include_wicks": "yes"}, f"'include_wicks' {W} bool, got 'yes' (str)"),
-        ({"hold_period_bars": 1}, "unknown parameter 'hold_period_bars' for strategy "
-                                  "'volume_zone_breakout'; known: volume_window, top_percentile, "
-                                  "breakout_buffer, num_bins, include_wicks"),
+        (
+            {"hold_period_bars": 1},
+            "unknown parameter 'hold_period_bars' for strategy "
+            "'volume_zone_breakout'; known: volume_window, top_percentile, "
+            "breakout_buffer, num_bins, include_wicks",
+        ),
         ({"num_bin": 10}, "Did you mean 'num_bins'?"),
     ],
 )
@@ -331,8 +364,9 @@ def test_backtest_on_bundled_candles_holds_one_bar_and_grades_every_signal():
     assert "confidence" in sig.columns and len(sig) > len(r.trades)
     assert sig["confidence"].between(0.5, 1.0).all()
     # the predecessor's timing: fill at the signal bar's close, exit one close later
-    rc = coinbt.backtest("volume_zone_breakout", "BTC-USDT", "1h", exchange="binance",
-                         fill="close", end="2021-12-31")
+    rc = coinbt.backtest(
+        "volume_zone_breakout", "BTC-USDT", "1h", exchange="binance", fill="close", end="2021-12-31"
+    )
     assert set(rc.trades["bars_held"]) == {1}
     first = rc.trades.iloc[0]
     assert first["entry_price"] == rc.bars["close"].loc[first["entry_time"]]
@@ -341,9 +375,24 @@ def test_backtest_on_bundled_candles_holds_one_bar_and_grades_every_signal():
 
 
 def test_command_line_backtest_runs_the_strategy(capsys):
-    code = main(["backtest", "--strategy", "volume_zone_breakout", "--symbol", "BTC-USDT",
-                 "--timeframe", "1h", "--exchange", "binance", "--end", "2021-06-30",
-                 "--param", "volume_window=20", "--json"])
+    code = main(
+        [
+            "backtest",
+            "--strategy",
+            "volume_zone_breakout",
+            "--symbol",
+            "BTC-USDT",
+            "--timeframe",
+            "1h",
+            "--exchange",
+            "binance",
+            "--end",
+            "2021-06-30",
+            "--param",
+            "volume_window=20",
+            "--json",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert '"strategy": "volume_zone_breakout"' in out and '"hold_bars": 1' in out
@@ -354,8 +403,9 @@ def test_parallel_kernel_equals_the_serial_one(chunks):
     from coinbt.strategies._nb import volume_zone_breakout_nb, volume_zone_breakout_par_nb
 
     bars = coinbt.load_bars("BTC-USDT", "1h", "2023-01-01", "2023-03-31", exchange="binance")
-    arrays = [np.ascontiguousarray(bars[c].to_numpy()) for c in ("open", "high", "low", "close",
-                                                                  "volume")]
+    arrays = [
+        np.ascontiguousarray(bars[c].to_numpy()) for c in ("open", "high", "low", "close", "volume")
+    ]
     for wicks in (True, False):
         serial = volume_zone_breakout_nb(*arrays, 10, 0.2, 0.0, 20, wicks)
         parallel = volume_zone_breakout_par_nb(*arrays, 10, 0.2, 0.0, 20, wicks, chunks)
