@@ -12,11 +12,9 @@ write reports its SHA-256, which the registry stores; every read is checked agai
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coinbt.errors import StorageError
+from coinbt.storage.common import sha256_bytes, write_atomic
 
 TABLES = ("trades", "equity", "signals", "positions")
 DOCUMENTS = ("spec", "stats")
@@ -40,10 +39,6 @@ class ArtifactInfo:
     bytes: int
     rows: int | None
     sha256: str
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def table_bytes(frame: pd.DataFrame) -> bytes:
@@ -107,9 +102,9 @@ class ArtifactStore:
         raise NotImplementedError
 
     def _check(self, run_id: str, name: str, data: bytes, sha256: str | None, where: str) -> bytes:
-        if sha256 is not None and _sha256(data) != sha256:
+        if sha256 is not None and sha256_bytes(data) != sha256:
             raise StorageError(
-                f"run {run_id}: artifact {name} is corrupt: SHA-256 {_sha256(data)} at {where} "
+                f"run {run_id}: artifact {name} is corrupt: SHA-256 {sha256_bytes(data)} at {where} "
                 f"does not match the recorded {sha256}"
             )
         return data
@@ -182,23 +177,12 @@ class LocalStore(ArtifactStore):
         """Write one object atomically and describe it."""
         path = self.run_dir(run_id) / name
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".tmp")
-            try:
-                os.fchmod(fd, 0o644)  # mkstemp makes 0600; artifacts are shared like any file
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(path, data)
         except OSError as exc:
             raise StorageError(
                 f"run {run_id}: could not write artifact {name} at {path}: {exc}"
             ) from exc
-        return ArtifactInfo(name, path.as_uri(), len(data), rows, _sha256(data))
+        return ArtifactInfo(name, path.as_uri(), len(data), rows, sha256_bytes(data))
 
     def get(self, run_id: str, name: str, sha256: str | None = None) -> bytes:
         """Read one object; with ``sha256``, raise :class:`StorageError` unless it matches."""

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from coinbt import __version__
 from coinbt.errors import ConfigError, StorageError, did_you_mean
-from coinbt.storage.backup_db import dump_registry, sha256_file
+from coinbt.storage.backup_db import dump_registry
 from coinbt.storage.backup_files import (
     FORMAT,
     FORMAT_VERSION,
@@ -50,7 +50,7 @@ from coinbt.storage.backup_files import (
     write_manifest,
 )
 from coinbt.storage.backup_restore import METHODS, restore_backup
-from coinbt.storage.common import hide_password, parse_duration
+from coinbt.storage.common import hide_password, parse_duration, sha256_file
 
 if TYPE_CHECKING:
     from coinbt.storage.registry import Registry

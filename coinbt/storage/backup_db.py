@@ -17,7 +17,6 @@ list; a native dump still holds their rows and restore drops them.  Loading rows
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,7 +35,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from coinbt.errors import StorageError
-from coinbt.storage.common import hide_password
+from coinbt.storage.common import first_line, hide_password, sha256_file
 
 TABLES = ("runs", "artifacts")
 DELETING = "deleting"  # same as coinbt.storage.registry.DELETING (not imported: no pandas here)
@@ -68,19 +67,6 @@ class Dump:
     runs: list[dict[str, Any]] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     excluded_deleting: int = 0
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def parse_url(url: str) -> URL:

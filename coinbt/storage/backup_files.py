@@ -20,7 +20,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from coinbt.errors import StorageError
+from coinbt.storage.common import write_atomic
 
 FORMAT = "coinbt-backup"
 FORMAT_VERSION = 1
@@ -76,16 +76,7 @@ def fsync_dir(path: Path) -> None:
 def write_json(path: Path, value: Any) -> bytes:
     """Write ``value`` as JSON through a temporary file and a rename; returns the bytes."""
     data = (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
     return data
 
 

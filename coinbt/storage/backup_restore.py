@@ -39,12 +39,10 @@ from coinbt.storage.backup_db import (
     DELETING,
     TABLES,
     engine_for,
-    first_line,
     native_usable,
     read_jsonl,
     reflect_tables,
     registry_contents,
-    sha256_file,
     sqlite_path,
 )
 from coinbt.storage.backup_files import (
@@ -54,7 +52,7 @@ from coinbt.storage.backup_files import (
     read_manifest,
     resolve_backup,
 )
-from coinbt.storage.common import hide_password
+from coinbt.storage.common import first_line, hide_password, sha256_file
 
 if TYPE_CHECKING:
     from coinbt.storage.registry import Registry

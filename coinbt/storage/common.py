@@ -1,15 +1,19 @@
 """Small helpers shared by the registry, its CLI and the tools around it.
 
 Durations (``30d``), UTC times from user input, URLs safe to print, metric values for the
-registry's real columns.
+registry's real columns, SHA-256 of bytes and files, atomic file writes, one-line error text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import re
+import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -69,3 +73,48 @@ def hide_password(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a SQLAlchemy URL: mask ``user:secret@`` by hand
         return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Lower-case hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Lower-case hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, mtime: float | None = None) -> None:
+    """Write ``data`` to ``path`` so that no reader ever sees half of it.
+
+    A temporary file beside ``path`` is written, fsynced and renamed over ``path``
+    (``os.replace``); mode 0644 (``mkstemp`` alone gives 0600); ``mtime`` sets the
+    modification time.  On any error the temporary file is removed and ``path`` is unchanged.
+    The parent folder is created when missing.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mtime is not None:
+            os.utime(tmp, (mtime, mtime))
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -24,14 +24,13 @@ from sqlalchemy.engine import make_url
 
 from coinbt.errors import StorageError
 from coinbt.storage.artifacts import document_bytes, table_bytes
-from coinbt.storage.common import hide_password, metric_value
+from coinbt.storage.common import hide_password, metric_value, sha256_bytes
 from coinbt.storage.legacy_backup import (
     DEFAULT_BACKUP_DIR,
     IMPORT_TAG,
     Backup,
     RollbackReport,
     rollback_legacy,
-    sha256_bytes,
     write_backup,
 )
 from coinbt.storage.legacy_files import Item, convert_item, discover, legacy_root, safe_id

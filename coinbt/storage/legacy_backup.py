@@ -14,7 +14,6 @@ those runs — even after an import that was interrupted before it could list th
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -30,7 +29,7 @@ from sqlalchemy import select
 
 from coinbt import __version__
 from coinbt.errors import ConfigError, StorageError
-from coinbt.storage.common import hide_password
+from coinbt.storage.common import hide_password, sha256_bytes, sha256_file, write_atomic
 from coinbt.storage.models import Run
 
 FORMAT = "coinbt-legacy-backup"
@@ -41,36 +40,6 @@ _NOT_A_BACKUP = (
     "expected the .json (or .tar.gz) that `coinbt legacy import` wrote, e.g. "
     f"{DEFAULT_BACKUP_DIR}/legacy-20260131T120000Z-1a2b3c4d.json"
 )
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_atomic(path: Path, data: bytes, mtime: float | None = None) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mtime is not None:
-            os.utime(tmp, (mtime, mtime))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def store_location(store: Any) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from coinbt.errors import ConfigError
-from coinbt.storage.legacy_backup import sha256_bytes
+from coinbt.storage.common import sha256_bytes
 from coinbt.storage.legacy_format import (
     Converted,
     LegacyFileError,

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from coinbt.errors import ConfigError, StorageError, did_you_mean
 from coinbt.storage import migrate
 from coinbt.storage.artifacts import ArtifactStore
-from coinbt.storage.common import hide_password, metric_value, parse_duration, utc_time
+from coinbt.storage.common import first_line, hide_password, metric_value, parse_duration, utc_time
 from coinbt.storage.models import METRIC_COLUMNS, Artifact, Run
 from coinbt.storage.rebuild import rebuild_result
 
@@ -119,9 +119,8 @@ class Registry:
         try:
             migrate.ensure_head(self.url)
         except SQLAlchemyError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             raise StorageError(
-                f"registry {hide_password(self.url)}: cannot open or migrate it: {first}"
+                f"registry {hide_password(self.url)}: cannot open or migrate it: {first_line(exc)}"
             ) from exc
         return engine
 

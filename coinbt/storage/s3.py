@@ -20,7 +20,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from coinbt.errors import StorageError
-from coinbt.storage.artifacts import ArtifactInfo, ArtifactStore, _sha256
+from coinbt.storage.artifacts import ArtifactInfo, ArtifactStore
+from coinbt.storage.common import sha256_bytes
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -151,7 +152,7 @@ class S3Store(ArtifactStore):
             raise StorageError(
                 f"run {run_id}: could not upload artifact {name} to {where}: {exc}"
             ) from exc
-        return ArtifactInfo(name, where, len(data), rows, _sha256(data))
+        return ArtifactInfo(name, where, len(data), rows, sha256_bytes(data))
 
     def _put_multipart(self, key: str, data: bytes) -> None:
         client = self.client
@@ -271,9 +272,9 @@ def read_object(
         if _error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404", "NotFound"):
             raise StorageError(f"{where} is missing") from None
         raise StorageError(f"could not download {where}: {exc}") from exc
-    if sha256 is not None and _sha256(data) != sha256:
+    if sha256 is not None and sha256_bytes(data) != sha256:
         raise StorageError(
-            f"{where} is corrupt: SHA-256 {_sha256(data)} does not match the recorded {sha256}"
+            f"{where} is corrupt: SHA-256 {sha256_bytes(data)} does not match the recorded {sha256}"
         )
     version = reply.get("VersionId")
     return data, (None if version in (None, "null") else str(version))
