@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,18 +23,13 @@ def _pg_schema_url(schema: str) -> str:
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
-def registry_url(
-    request: pytest.FixtureRequest, tmp_path: Path, skip_or_fail: Callable[[str], None]
-) -> Iterator[str]:
-    """A registry URL with nothing in it, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    from sqlalchemy import create_engine, text
+@contextlib.contextmanager
+def pg_schema(skip_or_fail: Callable[[str], None]) -> Iterator[str]:
+    """A fresh PostgreSQL schema for the duration (dropped after); yields a registry URL on it."""
+    from sqlalchemy import create_engine, pool, text
     from sqlalchemy.exc import OperationalError
 
-    admin = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    admin = create_engine(PG_URL, connect_args={"connect_timeout": 3}, poolclass=pool.NullPool)
     schema = f"coinbt_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.begin() as conn:
@@ -47,6 +43,18 @@ def registry_url(
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def registry_url(
+    request: pytest.FixtureRequest, tmp_path: Path, skip_or_fail: Callable[[str], None]
+) -> Iterator[str]:
+    """A registry URL with nothing in it, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'registry.db'}"
+        return
+    with pg_schema(skip_or_fail) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

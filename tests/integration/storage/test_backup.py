@@ -7,7 +7,6 @@ byte, and every loaded run with the result that was recorded.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -15,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,9 +38,8 @@ from coinbt.storage.backup import (
 from coinbt.storage.backup_files import local_path
 from coinbt.storage.models import Artifact, Run
 
-PG_URL = os.environ.get(
-    "COINBT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from .conftest import PG_URL, pg_schema
+
 TABLES = ("trades", "positions", "equity", "signals")
 TIMES = ("created", "started", "finished")
 
@@ -172,28 +169,6 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@contextlib.contextmanager
-def _pg_schema(skip_or_fail: Callable[[str], None]) -> Iterator[str]:
-    """A fresh PostgreSQL schema for the duration; yields a registry URL on it."""
-    from sqlalchemy.exc import OperationalError
-
-    admin = create_engine(PG_URL, connect_args={"connect_timeout": 3}, poolclass=pool.NullPool)
-    schema = f"coinbt_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        skip_or_fail(f"PostgreSQL unreachable at {PG_URL}: {str(exc.orig).splitlines()[0]}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture
 def other_url(
     registry_url: str, tmp_path: Path, skip_or_fail: Callable[[str], None]
@@ -202,14 +177,14 @@ def other_url(
     if not registry_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'other' / 'registry.db'}"
         return
-    with _pg_schema(skip_or_fail) as url:
+    with pg_schema(skip_or_fail) as url:
         yield url
 
 
 @pytest.fixture
 def pg_url(skip_or_fail: Callable[[str], None]) -> Iterator[str]:
     """An empty registry in a fresh PostgreSQL schema."""
-    with _pg_schema(skip_or_fail) as url:
+    with pg_schema(skip_or_fail) as url:
         yield url
 
 
