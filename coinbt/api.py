@@ -11,7 +11,7 @@ import pandas as pd
 from coinbt import __version__
 from coinbt.data import bars_fingerprint, load_bars
 from coinbt.engine import EngineSettings, simulate
-from coinbt.errors import ConfigError
+from coinbt.errors import ConfigError, DataError
 from coinbt.metrics import compute_stats
 from coinbt.results import BacktestResult, RunSpec
 from coinbt.strategies import Strategy, get_strategy
@@ -148,6 +148,50 @@ def backtest(
     >>> r.stats["n_trades"] > 0
     True
     """
+    plan = plan_backtest(
+        strategy, symbol, timeframe, start, end, exchange=exchange, bars=bars, params=params,
+        **settings,
+    )  # fmt: skip
+    return execute(plan)
+
+
+class BacktestPlan:
+    """Everything a backtest needs, checked, before anything is simulated.
+
+    Built by :func:`plan_backtest`; :attr:`spec` (and so the run id) is known without running.
+    Background jobs plan at submit time and execute on a worker (:func:`run_spec`).
+    """
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        engine: EngineSettings,
+        bars: pd.DataFrame,
+        spec: RunSpec,
+    ) -> None:
+        self.strategy = strategy
+        self.engine = engine
+        self.bars = bars
+        self.spec = spec
+
+
+def plan_backtest(
+    strategy: str | Strategy | Callable[..., Any],
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    *,
+    exchange: str | None = None,
+    bars: pd.DataFrame | None = None,
+    params: Mapping[str, Any] | None = None,
+    **settings: Any,
+) -> BacktestPlan:
+    """Resolve the strategy, parameters, settings and bars of a backtest; simulate nothing.
+
+    Same arguments and errors as :func:`backtest`; ``plan.spec.run_id`` is the run id the
+    backtest will have.
+    """
     strat = get_strategy(strategy)
     effective = strat.resolve(params)
     engine = EngineSettings.from_dict(
@@ -155,25 +199,8 @@ def backtest(
         what="backtest setting",
         hint=" Strategy parameters go in params={...}.",
     )
-
     bars, symbol, exchange, tf = market_bars(
         symbol, timeframe, start, end, exchange, bars, caller="backtest"
-    )
-
-    signals = strat.signals(bars, effective)
-    entries, exits = signals.entries, signals.exits
-    o, h, lo, c = (
-        np.ascontiguousarray(bars[col].to_numpy(dtype=np.float64)) for col in _BAR_COLUMNS[:4]
-    )
-    sim = simulate(o, h, lo, c, entries, exits, engine)
-    stats = compute_stats(
-        equity=sim.equity,
-        close=c,
-        timestamps=bars.index.asi8 if bars.index.unit == "ns" else bars.index.as_unit("ns").asi8,
-        trades=sim.trades,
-        open_position=sim.open_position,
-        init_cash=engine.init_cash,
-        timeframe=tf,
     )
     spec = RunSpec(
         strategy=strat.name,
@@ -191,4 +218,71 @@ def backtest(
         bars=len(bars),
         coinbt_version=__version__,
     )
+    return BacktestPlan(strat, engine, bars, spec)
+
+
+def execute(plan: BacktestPlan) -> BacktestResult:
+    """Simulate a planned backtest: signals at each bar's close, fills per ``docs/engine.md``."""
+    strat, engine, bars, spec = plan.strategy, plan.engine, plan.bars, plan.spec
+    signals = strat.signals(bars, dict(spec.params))
+    entries, exits = signals.entries, signals.exits
+    o, h, lo, c = (
+        np.ascontiguousarray(bars[col].to_numpy(dtype=np.float64)) for col in _BAR_COLUMNS[:4]
+    )
+    sim = simulate(o, h, lo, c, entries, exits, engine)
+    stats = compute_stats(
+        equity=sim.equity,
+        close=c,
+        timestamps=bars.index.asi8 if bars.index.unit == "ns" else bars.index.as_unit("ns").asi8,
+        trades=sim.trades,
+        open_position=sim.open_position,
+        init_cash=engine.init_cash,
+        timeframe=spec.timeframe,
+    )
     return BacktestResult(spec, bars, sim, stats, confidence=signals.confidence)
+
+
+def run_spec(
+    spec: RunSpec, strategy: str | Strategy | Callable[..., Any] | None = None
+) -> BacktestResult:
+    """Run exactly the backtest ``spec`` describes, on the same bars (checked by fingerprint).
+
+    Parameters
+    ----------
+    spec : RunSpec
+        A planned or recorded run.
+    strategy : str, Strategy or callable, optional
+        Where to find the strategy when ``spec.strategy`` is not a registered name (e.g.
+        ``"mypkg.signals:breakout"``); its source must hash to ``spec.strategy_code``.
+
+    Raises
+    ------
+    DataError
+        The catalog's bars for the spec's market and times differ from the ones planned.
+    ConfigError
+        The strategy cannot be found, or its code differs from the planned one.
+    """
+    strat = get_strategy(strategy if strategy is not None else spec.strategy)
+    if strat.code_hash != spec.strategy_code:
+        raise ConfigError(
+            f"strategy {spec.strategy!r}: its code hash here is {strat.code_hash or 'built-in'}, "
+            f"the run was planned with {spec.strategy_code or 'built-in'}; install the same "
+            "strategy code (or coinbt version) where the run executes",
+            field="strategy",
+        )
+    if strat.resolve(spec.params) != dict(spec.params):
+        raise ConfigError(
+            f"strategy {spec.strategy!r} resolves the planned parameters {spec.params} "
+            "differently here; install the same coinbt version where the run executes",
+            field="params",
+        )
+    engine = EngineSettings.from_dict(dict(spec.engine), what="backtest setting")
+    bars = load_bars(spec.symbol, spec.timeframe, spec.data_start, spec.data_end, spec.exchange)
+    found = bars_fingerprint(bars)
+    if found != spec.data_fingerprint:
+        raise DataError(
+            f"{spec.exchange} {spec.symbol} {spec.timeframe} {spec.data_start} -> {spec.data_end}: "
+            f"the catalog's bars hash to {found}, the run was planned on {spec.data_fingerprint}; "
+            "point COINBT_DATA_ROOT at the same data where the run executes"
+        )
+    return execute(BacktestPlan(strat, engine, bars, spec))
