@@ -29,6 +29,7 @@ from coinbt.errors import ConfigError, StorageError, did_you_mean
 from coinbt.storage import migrate
 from coinbt.storage.artifacts import ArtifactStore
 from coinbt.storage.common import first_line, hide_password, metric_value, parse_duration, utc_time
+from coinbt.storage.lifecycle import complete_run, spec_row
 from coinbt.storage.models import METRIC_COLUMNS, Artifact, Run
 from coinbt.storage.rebuild import rebuild_result
 
@@ -136,6 +137,12 @@ class Registry:
         status = self._status(run_id)
         return status is not None and status != DELETING
 
+    def status(self, run_id: str) -> str | None:
+        """The stored status of a run (``queued``, ``running``, ``finished``, ``failed``,
+        ``cancelled``), or None when there is no such run."""
+        status = self._status(run_id)
+        return None if status == DELETING else status
+
     def _status(self, run_id: str) -> str | None:
         with self.engine.connect() as conn:
             found = conn.execute(select(Run.status).where(Run.run_id == run_id)).first()
@@ -165,7 +172,10 @@ class Registry:
         Returns
         -------
         str
-            The run id.  Recording a run id that is already stored changes nothing.
+            The run id.  Recording a run that is already finished changes nothing; a run
+            whose row a job created (``queued``, ``running``, ``failed``, ``cancelled``; see
+            :mod:`coinbt.storage.lifecycle`) is completed in place, keeping its kind, tags,
+            parent and creation time.
 
         Raises
         ------
@@ -177,11 +187,14 @@ class Registry:
         status = self._status(run_id)
         if status == DELETING:
             self._finish_delete(run_id)  # a delete crashed half-way: complete it, then record
-        elif status is not None:
+        elif status == "finished":
             return run_id
         infos = self.store.save_result(result)
         row = self._row(result, kind=kind, tags=tags, parent_run_id=parent_run_id)
-        self.insert_run(row, infos)
+        if status is None or status == DELETING:
+            self.insert_run(row, infos)
+        else:  # queued / running / failed / cancelled: a job's row, completed in place
+            complete_run(self, row, infos)
         return run_id
 
     def insert_run(self, row: Mapping[str, Any], artifacts: Iterable[Any]) -> bool:
@@ -224,8 +237,10 @@ class Registry:
                             insert(Run)
                             .values(**row)
                             .on_conflict_do_nothing(index_elements=["run_id"])
+                            .returning(Run.run_id)
                         )
-                        if conn.execute(stmt).rowcount == 0:
+                        # (rowcount is not reliable here on psycopg; RETURNING is)
+                        if conn.execute(stmt).first() is None:
                             return False  # a concurrent recorder stored it first
                     else:
                         conn.execute(Run.__table__.insert().values(**row))
@@ -246,35 +261,15 @@ class Registry:
     def _row(
         self, result: Any, *, kind: str, tags: list[str] | None, parent_run_id: str | None
     ) -> dict[str, Any]:
-        if kind not in ("backtest", "sweep", "sweep_trial", "notebook", "legacy"):
-            raise ConfigError(f"unknown run kind {kind!r}", field="kind")
-        spec = result.spec
+        row = spec_row(
+            result.spec,
+            self.store.run_uri(result.run_id),
+            kind=kind,
+            status="finished",
+            tags=tags,
+            parent_run_id=parent_run_id,
+        )
         stats = dict(result.stats)
-        now = datetime.now(UTC)
-        row: dict[str, Any] = {
-            "run_id": result.run_id,
-            "kind": kind,
-            "status": "finished",
-            "created": now,
-            "started": None,
-            "finished": now,
-            "strategy": spec.strategy,
-            "params": dict(spec.params),
-            "exchange": spec.exchange,
-            "symbol": spec.symbol,
-            "symbols": [spec.symbol],
-            "timeframe": spec.timeframe,
-            "start": spec.start,
-            "end": spec.end,
-            "engine": dict(spec.engine),
-            "data_fingerprint": spec.data_fingerprint,
-            "coinbt_version": spec.coinbt_version,
-            "artifact_uri": self.store.run_uri(result.run_id),
-            "parent_run_id": parent_run_id,
-            "notebook_uri": None,
-            "tags": list(tags or []),
-            "error": None,
-        }
         for column, key in METRIC_COLUMNS.items():
             value = metric_value(stats, key)
             row[column] = int(value) if column == "n_trades" and value is not None else value
@@ -544,7 +539,14 @@ class Registry:
         if not self.exists(run_id):
             raise StorageError(f"run {run_id} is not in the registry at {hide_password(self.url)}")
         with self.engine.connect() as conn:
-            kind = conn.execute(select(Run.kind).where(Run.run_id == run_id)).scalar()
+            kind, status = conn.execute(
+                select(Run.kind, Run.status).where(Run.run_id == run_id)
+            ).one()
+        if status != "finished" and kind != "legacy":
+            raise StorageError(
+                f"run {run_id} is {status}, so it has no results to load yet"
+                + (" (coinbt jobs show it to see why)" if status == "failed" else "")
+            )
         if kind == "legacy":
             from coinbt.storage.legacy import load_legacy_run
 
