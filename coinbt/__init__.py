@@ -51,6 +51,7 @@ _SUBPACKAGES = {
     "metrics",
     "portfolio",
     "results",
+    "jobs",
     "storage",
     "strategies",
     "sweeps",

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from coinbt.errors import ConfigError, StorageError
@@ -196,7 +196,19 @@ __all__ = [
     "PENDING",
     "STATUSES",
     "complete_run",
+    "discard_queued",
     "queue_run",
     "set_status",
     "spec_row",
 ]
+
+
+def discard_queued(registry: Registry, run_id: str) -> bool:
+    """Remove a ``queued`` row that has no artifacts (a submit that could not enqueue)."""
+    with registry.engine.begin() as conn:
+        if conn.execute(select(Artifact.run_id).where(Artifact.run_id == run_id)).first():
+            return False
+        return (
+            conn.execute(delete(Run).where(Run.run_id == run_id, Run.status == "queued")).rowcount
+            > 0
+        )

@@ -1,0 +1,350 @@
+"""Submit work to background workers (RQ + Redis) and follow it.
+
+The registry is the source of truth: :func:`submit` creates the run's row (``queued``) before
+the job is enqueued, and a worker completes it.  Without ``$COINBT_REDIS_URL`` the work runs
+in the calling process and a finished :class:`Job` comes back, so notebooks behave the same
+on a laptop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from coinbt.errors import CoinbtError, JobError
+from coinbt.jobs import config, tasks
+from coinbt.results import RunSpec
+from coinbt.storage import Registry
+from coinbt.storage.lifecycle import queue_run, set_status
+
+#: RQ's job states mapped to ours
+_RQ_STATUS = {
+    "queued": "queued",
+    "deferred": "queued",
+    "scheduled": "queued",
+    "started": "running",
+    "finished": "finished",
+    "failed": "failed",
+    "stopped": "cancelled",
+    "canceled": "cancelled",
+}
+#: a queued row younger than this whose job Redis does not know yet is being enqueued by
+#: another client right now, not lost
+_ENQUEUE_GRACE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """Where a job is: ``state`` (queued, running, finished, failed, cancelled), ``progress``
+    (0–1), a short ``message`` and, when failed, the ``error`` text."""
+
+    state: str
+    progress: float
+    message: str
+    error: str | None = None
+
+
+class Job:
+    """A handle on one submitted run (job id = run id).
+
+    ``status()``, ``result()``, ``wait(timeout=)`` and ``cancel()``; built by :func:`submit`
+    or :func:`get_job`.
+    """
+
+    def __init__(
+        self, run_id: str, *, registry: Registry | None = None, redis_url: str | None = None
+    ) -> None:
+        self.id = run_id
+        self._registry = registry
+        self._redis_url = redis_url
+
+    def __repr__(self) -> str:
+        return f"<coinbt Job {self.id} {self.status().state}>"
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry()
+        return self._registry
+
+    def _rq_job(self) -> Any:
+        if self._redis_url is None:
+            return None
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job as RQJob
+
+        try:
+            return RQJob.fetch(self.id, connection=config.connect(self._redis_url, check=False))
+        except NoSuchJobError:
+            return None
+
+    def status(self) -> JobStatus:
+        """The job's state, progress and message (registry first, Redis for live progress)."""
+        stored = self.registry.status(self.id)
+        if stored is None:
+            raise JobError(f"job {self.id}: no such run in the registry at {self.registry.url}")
+        if stored == "finished":
+            return JobStatus("finished", 1.0, "finished")
+        if stored in ("failed", "cancelled"):
+            error = None
+            if stored == "failed":
+                row = self.registry.runs(where={"run_id": ("=", self.id)}, limit=1)
+                error = None if row.empty else row.iloc[0]["error"]
+            return JobStatus(stored, 1.0 if stored == "failed" else 0.0, stored, error)
+        job = self._rq_job()
+        if job is None:
+            return JobStatus(stored, 0.0, f"{stored}; not known to Redis (coinbt jobs recover)")
+        meta = job.get_meta(refresh=True) if hasattr(job, "get_meta") else job.meta
+        state = _RQ_STATUS.get(str(job.get_status(refresh=False).value), stored)
+        if state in ("finished", "failed", "cancelled"):
+            state = stored  # the registry has the last word
+        return JobStatus(state, float(meta.get("progress", 0.0)), str(meta.get("message", state)))
+
+    def result(self) -> Any:
+        """The finished run from the registry (:class:`~coinbt.results.BacktestResult`).
+
+        Raises
+        ------
+        JobError
+            When the job has not finished (its state and error say why).
+        """
+        st = self.status()
+        if st.state != "finished":
+            detail = f": {st.error.strip().splitlines()[-1]}" if st.error else ""
+            raise JobError(f"job {self.id} is {st.state}{detail}")
+        return self.registry.load(self.id)
+
+    def wait(
+        self, timeout: float | None = None, *, progress: bool = True, poll: float = 0.2
+    ) -> Any:
+        """Block until the job ends; return its result (raises :class:`JobError` if it failed
+        or was cancelled, or when ``timeout`` seconds pass).  Shows a tqdm bar (notebook or
+        terminal) unless ``progress=False``."""
+        from tqdm.auto import tqdm
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        bar = tqdm(total=100, desc=f"job {self.id[:12]}", disable=not progress, leave=False)
+        try:
+            while True:
+                st = self.status()
+                bar.n = round(100 * st.progress)
+                bar.set_postfix_str(st.message, refresh=True)
+                if st.state in ("finished", "failed", "cancelled"):
+                    return self.result()
+                if deadline is not None and time.monotonic() > deadline:
+                    raise JobError(
+                        f"job {self.id} still {st.state} after {timeout} s ({st.message})"
+                    )
+                time.sleep(poll)
+        finally:
+            bar.close()
+
+    def cancel(self) -> str:
+        """Cancel the job: a queued one is removed, a running one stopped; both end
+        ``cancelled``.  A job that already ended is left as it is.  Returns the final state."""
+        stored = self.registry.status(self.id)
+        if stored not in ("queued", "running"):
+            return str(stored)
+        job = self._rq_job()
+        if job is not None:
+            from rq.command import send_stop_job_command
+            from rq.exceptions import InvalidJobOperation, NoSuchJobError
+
+            conn = config.connect(self._redis_url, check=False)
+            try:
+                if job.get_status(refresh=True).value == "started":
+                    send_stop_job_command(conn, self.id)
+                else:
+                    job.cancel()
+            except (InvalidJobOperation, NoSuchJobError):
+                pass  # it ended meanwhile: the registry below decides
+        set_status(self.registry, self.id, "cancelled", only_from=["queued", "running"])
+        return str(self.registry.status(self.id))
+
+
+def _spec_of(work: Any) -> RunSpec:
+    from coinbt.api import BacktestPlan
+
+    if isinstance(work, RunSpec):
+        return work
+    if isinstance(work, BacktestPlan):
+        return work.spec
+    if isinstance(work, Mapping):
+        return RunSpec.from_dict(dict(work))
+    raise JobError(
+        f"cannot submit {type(work).__name__}: pass a RunSpec, a plan from "
+        "coinbt.api.plan_backtest, or use coinbt.jobs.submit_backtest(...)"
+    )
+
+
+def _strategy_ref(spec: RunSpec, strategy: Any) -> str | None:
+    """How a worker finds the strategy: a registered name needs nothing, otherwise
+    ``module:function`` (a function from ``__main__`` cannot be found elsewhere)."""
+    if strategy is None or isinstance(strategy, str):
+        return strategy if strategy not in (None, spec.strategy) else None
+    fn = getattr(strategy, "fn", strategy)
+    module = getattr(fn, "__module__", None)
+    if not module or module == "__main__":
+        raise JobError(
+            f"strategy {spec.strategy!r} is defined in the notebook or script itself; workers "
+            "can only import it from a module: move it to a .py file on the workers' path and "
+            "pass 'module:function'"
+        )
+    return f"{module}:{fn.__qualname__}"
+
+
+def submit(
+    work: Any,
+    queue: str = config.DEFAULT_QUEUE,
+    *,
+    strategy: Any = None,
+    retries: int | None = None,
+    timeout: int | None = None,
+    tags: list[str] | None = None,
+    registry: Registry | None = None,
+    redis_url: str | None = None,
+) -> Job:
+    """Run a planned backtest in the background; returns its :class:`Job` (id = run id).
+
+    Parameters
+    ----------
+    work : RunSpec or BacktestPlan
+        What to run (see :func:`submit_backtest` to plan and submit in one call).
+    queue : str
+        RQ queue name; workers listen on the queues given to ``coinbt worker --queues``.
+    strategy : str or callable, optional
+        Where workers find a strategy that is not a registered name (``module:function``).
+    retries, timeout : int, optional
+        Retries after a failure (default ``$COINBT_JOB_RETRIES`` or 2, waits 5 s, 30 s,
+        120 s) and the seconds after which a running job is stopped (``$COINBT_JOB_TIMEOUT``
+        or 3600).
+    tags : list of str, optional
+        Stored on the run's registry row.
+
+    Returns
+    -------
+    Job
+        A finished run is returned at once (nothing is enqueued); a queued or running one
+        returns its existing job (no duplicates).  Without ``$COINBT_REDIS_URL`` the run
+        executes here and the job comes back finished (or failed).
+
+    Raises
+    ------
+    JobError
+        Redis unreachable (checked before anything is written), or the strategy cannot be
+        found by workers.
+    """
+    spec = _spec_of(work)
+    ref = _strategy_ref(spec, strategy)
+    url = redis_url or config.redis_url()
+    reg = registry if registry is not None else Registry()
+    if url is None:
+        return _run_here(spec, ref, reg, tags)
+    conn = config.connect(url)  # fail before writing anything
+    existing = queue_run(reg, spec, tags=tags)
+    job = Job(spec.run_id, registry=reg, redis_url=url)
+    if existing == "finished":
+        return job
+    if existing in ("queued", "running"):
+        if job._rq_job() is not None or _young(reg, spec.run_id):
+            return job
+    elif existing in ("failed", "cancelled"):
+        set_status(reg, spec.run_id, "queued", only_from=["failed", "cancelled"])
+    try:
+        _enqueue(conn, queue, spec, ref, retries, timeout)
+    except Exception as exc:
+        if existing is None:  # nothing half-way: the row we made goes again
+            from coinbt.storage.lifecycle import discard_queued
+
+            discard_queued(reg, spec.run_id)
+        raise JobError(f"run {spec.run_id}: could not enqueue on {queue!r}: {exc}") from exc
+    return job
+
+
+def _young(reg: Registry, run_id: str) -> bool:
+    row = reg.runs(where={"run_id": ("=", run_id)}, limit=1)
+    return not row.empty and row.iloc[0]["created"] > datetime.now(UTC) - _ENQUEUE_GRACE
+
+
+def _enqueue(
+    conn: Any, queue: str, spec: RunSpec, ref: str | None, retries: int | None, timeout: int | None
+) -> Any:
+    from rq import Callback, Queue, Retry
+
+    retries = config.default_retries() if retries is None else int(retries)
+    intervals = list(config.DEFAULT_RETRY_INTERVALS[: max(retries, 1)])
+    return Queue(queue, connection=conn).enqueue(
+        tasks.run_backtest,
+        spec.to_dict(),
+        ref,
+        job_id=spec.run_id,
+        description=f"backtest {spec.strategy} {spec.symbol} {spec.timeframe} {spec.params}",
+        job_timeout=timeout or config.default_timeout(),
+        retry=Retry(max=retries, interval=intervals) if retries else None,
+        result_ttl=config.RESULT_TTL_S,
+        failure_ttl=config.FAILURE_TTL_S,
+        on_failure=Callback(tasks.on_failure),
+        on_stopped=Callback(tasks.on_stopped),
+        meta={"progress": 0.0, "message": "queued", "kind": "backtest"},
+    )
+
+
+def _run_here(spec: RunSpec, ref: str | None, reg: Registry, tags: list[str] | None) -> Job:
+    """No Redis: the same steps as a worker, in this process."""
+    import traceback
+
+    existing = queue_run(reg, spec, tags=tags)
+    job = Job(spec.run_id, registry=reg)
+    if existing == "finished":
+        return job
+    try:
+        tasks.run_backtest(spec.to_dict(), ref, registry=reg)
+    except CoinbtError as exc:
+        set_status(reg, spec.run_id, "failed", error=traceback.format_exc())
+        raise JobError(f"run {spec.run_id} failed: {exc}") from exc
+    except Exception:
+        set_status(reg, spec.run_id, "failed", error=traceback.format_exc())
+        raise
+    return job
+
+
+def submit_backtest(
+    strategy: Any,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    *,
+    exchange: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    queue: str = config.DEFAULT_QUEUE,
+    retries: int | None = None,
+    timeout: int | None = None,
+    tags: list[str] | None = None,
+    registry: Registry | None = None,
+    **settings: Any,
+) -> Job:
+    """Plan a backtest here (arguments as :func:`coinbt.backtest`) and :func:`submit` it."""
+    from coinbt.api import plan_backtest
+
+    plan = plan_backtest(
+        strategy, symbol, timeframe, start, end, exchange=exchange, params=params, **settings
+    )
+    return submit(
+        plan,
+        queue,
+        strategy=strategy,
+        retries=retries,
+        timeout=timeout,
+        tags=tags,
+        registry=registry,
+    )
+
+
+def get_job(run_id: str, *, registry: Registry | None = None) -> Job:
+    """The job of a run id (or a unique prefix of one)."""
+    reg = registry if registry is not None else Registry()
+    return Job(reg.resolve(run_id), registry=reg, redis_url=config.redis_url())
