@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,37 @@ def real_data_dir(skip_or_fail: Callable[[str], None]) -> Path:
     if not root.is_dir():
         skip_or_fail(f"real candle data not found at {root}; set COINBT_SHARED_DATA")
     return root
+
+
+PG_URL = os.environ.get(
+    "COINBT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@contextlib.contextmanager
+def _pg_schema(skip_or_fail: Callable[[str], None]) -> Iterator[str]:
+    from sqlalchemy import create_engine, pool, text
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(PG_URL, connect_args={"connect_timeout": 3}, poolclass=pool.NullPool)
+    schema = f"coinbt_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL unreachable at {PG_URL}: {str(exc.orig).splitlines()[0]}")
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """``with pg_schema(skip_or_fail) as url:`` a fresh PostgreSQL schema (``$COINBT_TEST_POSTGRES_URL``,
+    default the local ``test`` database), dropped afterwards; ``url`` selects it."""
+    return _pg_schema

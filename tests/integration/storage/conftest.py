@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,40 +14,16 @@ import coinbt
 
 PG_URL = os.environ.get(
     "COINBT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+)  # the same default as the pg_schema fixture in tests/conftest.py
 WINDOWS = list(range(5, 25))  # 20 distinct sma_cross runs
-
-
-def _pg_schema_url(schema: str) -> str:
-    sep = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-
-
-@contextlib.contextmanager
-def pg_schema(skip_or_fail: Callable[[str], None]) -> Iterator[str]:
-    """A fresh PostgreSQL schema for the duration (dropped after); yields a registry URL on it."""
-    from sqlalchemy import create_engine, pool, text
-    from sqlalchemy.exc import OperationalError
-
-    admin = create_engine(PG_URL, connect_args={"connect_timeout": 3}, poolclass=pool.NullPool)
-    schema = f"coinbt_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        skip_or_fail(f"PostgreSQL unreachable at {PG_URL}: {str(exc.orig).splitlines()[0]}")
-    try:
-        yield _pg_schema_url(schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def registry_url(
-    request: pytest.FixtureRequest, tmp_path: Path, skip_or_fail: Callable[[str], None]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    skip_or_fail: Callable[[str], None],
+    pg_schema: Callable[..., Any],
 ) -> Iterator[str]:
     """A registry URL with nothing in it, on each backend."""
     if request.param == "sqlite":

@@ -38,7 +38,7 @@ from coinbt.storage.backup import (
 from coinbt.storage.backup_files import local_path
 from coinbt.storage.models import Artifact, Run
 
-from .conftest import PG_URL, pg_schema
+from .conftest import PG_URL
 
 TABLES = ("trades", "positions", "equity", "signals")
 TIMES = ("created", "started", "finished")
@@ -171,7 +171,10 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def other_url(
-    registry_url: str, tmp_path: Path, skip_or_fail: Callable[[str], None]
+    registry_url: str,
+    tmp_path: Path,
+    skip_or_fail: Callable[[str], None],
+    pg_schema: Callable[..., Any],
 ) -> Iterator[str]:
     """An empty registry on the *other* backend than ``registry_url``."""
     if not registry_url.startswith("sqlite"):
@@ -182,7 +185,7 @@ def other_url(
 
 
 @pytest.fixture
-def pg_url(skip_or_fail: Callable[[str], None]) -> Iterator[str]:
+def pg_url(skip_or_fail: Callable[[str], None], pg_schema: Callable[..., Any]) -> Iterator[str]:
     """An empty registry in a fresh PostgreSQL schema."""
     with pg_schema(skip_or_fail) as url:
         yield url
