@@ -41,6 +41,7 @@ bench: $(VENV)/.bench  ## speed and memory against peers, JSON in benchmarks/res
 	$(PY) -m benchmarks.bench_vzb
 	$(PY) -m benchmarks.bench_sweep
 	$(PY) -m benchmarks.bench_storage
+	$(PY) -m benchmarks.bench_jobs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -16,10 +16,12 @@ from coinbt.cli import (
     backup_cmd,
     data_cmd,
     db_cmd,
+    jobs_cmd,
     legacy_cmd,
     runs_cmd,
     storage_cmd,
     sweep_cmd,
+    worker_cmd,
 )
 from coinbt.errors import CoinbtError
 
@@ -40,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     storage_cmd.register(sub)
     backup_cmd.register(sub)
     legacy_cmd.register(sub)
+    jobs_cmd.register(sub)
+    worker_cmd.register(sub)
     return parser
 
 

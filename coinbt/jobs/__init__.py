@@ -1,11 +1,16 @@
 """Background jobs on RQ + Redis: submit, follow, cancel (``docs/operations.md``)."""
 
 from coinbt.jobs.api import Job, JobStatus, get_job, submit, submit_backtest
+from coinbt.jobs.sweep import submit_sweep
+from coinbt.jobs.sweep_job import SweepJob, SweepStatus
 
 __all__ = [
     "Job",
     "JobStatus",
+    "SweepJob",
+    "SweepStatus",
     "get_job",
     "submit",
     "submit_backtest",
+    "submit_sweep",
 ]

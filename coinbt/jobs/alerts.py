@@ -1,7 +1,8 @@
 """Alerts on a job's final failure: a Slack-compatible JSON POST to ``$COINBT_ALERT_WEBHOOK``.
 
 Sent with a short timeout; any error is logged and swallowed, so an unreachable endpoint never
-fails or stalls a job.
+fails a job.  ``coinbt worker`` sends from a background thread (:func:`send_failure_alert_async`),
+so a slow endpoint never holds the worker either.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import urllib.error
 import urllib.request
 
@@ -51,3 +53,40 @@ def send_failure_alert(job_id: str, what: str, error: str, url: str | None = Non
     except (urllib.error.URLError, OSError, ValueError) as exc:
         log.warning("alert for job %s not delivered to %s: %s", job_id, url, exc)
         return False
+
+
+_PENDING: list[threading.Thread] = []
+
+
+def send_failure_alert_async(
+    job_id: str, what: str, error: str, url: str | None = None
+) -> threading.Thread | None:
+    """:func:`send_failure_alert` in a daemon thread; returns it (None when no webhook is set).
+
+    :func:`wait_for_alerts` lets a process that is about to exit deliver what is pending.
+    """
+    url = url or os.environ.get(WEBHOOK_ENV, "").strip()
+    if not url:
+        return None
+    thread = threading.Thread(
+        target=send_failure_alert,
+        args=(job_id, what, error, url),
+        name=f"coinbt-alert-{job_id[:12]}",
+        daemon=True,
+    )
+    _PENDING[:] = [t for t in _PENDING if t.is_alive()]
+    _PENDING.append(thread)
+    thread.start()
+    return thread
+
+
+def wait_for_alerts(timeout: float = TIMEOUT_S + 1) -> int:
+    """Wait up to ``timeout`` seconds in all for alerts still being sent; returns how many
+    are still unsent afterwards."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for thread in list(_PENDING):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    _PENDING[:] = [t for t in _PENDING if t.is_alive()]
+    return len(_PENDING)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coinbt.errors import CoinbtError, JobError
+from coinbt.errors import CoinbtError, ConfigError, JobError
 from coinbt.jobs import config, tasks
 from coinbt.results import RunSpec
 from coinbt.storage import Registry
-from coinbt.storage.lifecycle import queue_run, set_status
+from coinbt.storage.artifacts import document_bytes
+from coinbt.storage.lifecycle import PENDING, queue_run, set_status
 
 #: RQ's job states mapped to ours
 _RQ_STATUS = {
@@ -142,27 +143,69 @@ class Job:
         finally:
             bar.close()
 
-    def cancel(self) -> str:
-        """Cancel the job: a queued one is removed, a running one stopped; both end
-        ``cancelled``.  A job that already ended is left as it is.  Returns the final state."""
+    def cancel(self, *, wait: float = 10.0) -> str:
+        """Cancel the job.
+
+        A queued job is taken off its queue; a running one is stopped (RQ's stop-job command:
+        its worker kills the work horse) and nothing is recorded for it afterwards.  Both end
+        ``cancelled`` in the registry.  A job that already ended is left as it is.
+
+        Parameters
+        ----------
+        wait : float
+            Seconds to wait for a running job's work horse to be gone (0 = do not wait).
+
+        Returns
+        -------
+        str
+            The registry status afterwards: ``cancelled``, or the state the job had already
+            reached (``finished``, ``failed``, ``cancelled``) — also when it finished in the
+            instant before the cancel arrived.
+
+        Raises
+        ------
+        JobError
+            No such run in the registry.
+        """
         stored = self.registry.status(self.id)
-        if stored not in ("queued", "running"):
-            return str(stored)
+        if stored is None:
+            raise JobError(f"job {self.id}: no such run in the registry at {self.registry.url}")
+        if stored not in PENDING:
+            return stored
         job = self._rq_job()
+        rq_state = str(job.get_status(refresh=True).value) if job is not None else None
+        # The registry first: a worker that picks the job up from now on finds it cancelled and
+        # does nothing, and a running task checks it again just before recording.
+        changed = set_status(
+            self.registry, self.id, "cancelled", error="cancelled on request", only_from=PENDING
+        )
+        if not changed:  # it ended meanwhile
+            return str(self.registry.status(self.id))
         if job is not None:
             from rq.command import send_stop_job_command
             from rq.exceptions import InvalidJobOperation, NoSuchJobError
 
-            conn = config.connect(self._redis_url, check=False)
             try:
-                if job.get_status(refresh=True).value == "started":
-                    send_stop_job_command(conn, self.id)
-                else:
+                if rq_state == "started":
+                    send_stop_job_command(job.connection, self.id)
+                    self._wait_stopped(job, wait)
+                elif rq_state not in ("finished", "failed", "stopped", "canceled"):
                     job.cancel()
             except (InvalidJobOperation, NoSuchJobError):
-                pass  # it ended meanwhile: the registry below decides
-        set_status(self.registry, self.id, "cancelled", only_from=["queued", "running"])
+                pass  # it ended or was cancelled meanwhile: the registry decides
         return str(self.registry.status(self.id))
+
+    def _wait_stopped(self, job: Any, wait: float) -> None:
+        from rq.exceptions import NoSuchJobError
+
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                if job.get_status(refresh=True).value != "started":
+                    return
+            except NoSuchJobError:
+                return
+            time.sleep(0.1)
 
 
 def _spec_of(work: Any) -> RunSpec:
@@ -202,6 +245,7 @@ def submit(
     *,
     strategy: Any = None,
     retries: int | None = None,
+    retry_intervals: Any = None,
     timeout: int | None = None,
     tags: list[str] | None = None,
     registry: Registry | None = None,
@@ -217,10 +261,15 @@ def submit(
         RQ queue name; workers listen on the queues given to ``coinbt worker --queues``.
     strategy : str or callable, optional
         Where workers find a strategy that is not a registered name (``module:function``).
-    retries, timeout : int, optional
-        Retries after a failure (default ``$COINBT_JOB_RETRIES`` or 2, waits 5 s, 30 s,
-        120 s) and the seconds after which a running job is stopped (``$COINBT_JOB_TIMEOUT``
-        or 3600).
+    retries : int, optional
+        Retries after a failure (default ``$COINBT_JOB_RETRIES`` or 2).  Timeouts and
+        configuration or data errors are not retried: the same run would fail the same way.
+    retry_intervals : int, str or sequence of int, optional
+        Seconds to wait before retry 1, 2, … (default ``$COINBT_JOB_RETRY_INTERVALS`` or
+        5, 30, 120; the last one repeats).
+    timeout : int, optional
+        Seconds after which a running job is stopped and counts as failed
+        (``$COINBT_JOB_TIMEOUT`` or 3600).
     tags : list of str, optional
         Stored on the run's registry row.
 
@@ -236,6 +285,12 @@ def submit(
     JobError
         Redis unreachable (checked before anything is written), or the strategy cannot be
         found by workers.
+
+    Notes
+    -----
+    Besides the registry row, submit stores a job document (``job.json``, see
+    :func:`job_document`) next to the run's artifacts: what ``coinbt jobs recover`` needs to
+    enqueue the run again when Redis has lost it.
     """
     spec = _spec_of(work)
     ref = _strategy_ref(spec, strategy)
@@ -243,6 +298,18 @@ def submit(
     reg = registry if registry is not None else Registry()
     if url is None:
         return _run_here(spec, ref, reg, tags)
+    doc = job_document(
+        spec.run_id,
+        "backtest",
+        "coinbt.jobs.tasks.run_backtest",
+        [spec.to_dict(), ref],
+        queue=queue,
+        retries=retries,
+        retry_intervals=retry_intervals,
+        timeout=timeout,
+        description=f"backtest {spec.strategy} {spec.symbol} {spec.timeframe} {spec.params}",
+        strategy_ref=ref,
+    )
     conn = config.connect(url)  # fail before writing anything
     existing = queue_run(reg, spec, tags=tags)
     job = Job(spec.run_id, registry=reg, redis_url=url)
@@ -254,7 +321,8 @@ def submit(
     elif existing in ("failed", "cancelled"):
         set_status(reg, spec.run_id, "queued", only_from=["failed", "cancelled"])
     try:
-        _enqueue(conn, queue, spec, ref, retries, timeout)
+        write_job_document(reg, doc)
+        enqueue_document(conn, doc)
     except Exception as exc:
         if existing is None:  # nothing half-way: the row we made goes again
             from coinbt.storage.lifecycle import discard_queued
@@ -269,26 +337,111 @@ def _young(reg: Registry, run_id: str) -> bool:
     return not row.empty and row.iloc[0]["created"] > datetime.now(UTC) - _ENQUEUE_GRACE
 
 
-def _enqueue(
-    conn: Any, queue: str, spec: RunSpec, ref: str | None, retries: int | None, timeout: int | None
-) -> Any:
+#: the job document stored next to a run's artifacts (not a registered artifact)
+JOB_DOCUMENT = "job.json"
+_DOCUMENT_FORMAT = "coinbt-job"
+
+
+def job_document(
+    run_id: str,
+    kind: str,
+    task: str,
+    args: list[Any],
+    *,
+    queue: str = config.DEFAULT_QUEUE,
+    retries: int | None = None,
+    retry_intervals: Any = None,
+    timeout: int | None = None,
+    description: str = "",
+    strategy_ref: str | None = None,
+) -> dict[str, Any]:
+    """Everything needed to enqueue a run's job, again if need be (JSON-safe).
+
+    Parameters
+    ----------
+    run_id : str
+        The run, and the RQ job id.
+    kind : str
+        The registry row's kind (``backtest``, ``sweep``, ``notebook``).
+    task : str
+        Dotted path of the function workers call (must live in ``coinbt.jobs``).
+    args : list
+        Its positional arguments (JSON values only).
+    queue, retries, retry_intervals, timeout
+        As for :func:`submit`; defaults are resolved now and kept.
+    description : str
+        Shown by ``coinbt jobs`` and in alerts.
+    strategy_ref : str, optional
+        ``module:function`` of a user strategy (workers import it).
+    """
+    retries = config.default_retries() if retries is None else int(retries)
+    if retries < 0:
+        raise ConfigError(f"retries={retries}: use 0 or more", field="retries")
+    intervals = (
+        config.default_retry_intervals()
+        if retry_intervals is None
+        else config.retry_intervals(retry_intervals)
+    )
+    if not task.startswith("coinbt.jobs."):
+        raise ConfigError(f"job task {task!r} is not a coinbt.jobs function", field="task")
+    return {
+        "format": _DOCUMENT_FORMAT,
+        "version": 1,
+        "run_id": run_id,
+        "kind": kind,
+        "task": task,
+        "args": list(args),
+        "queue": queue,
+        "retries": retries,
+        "retry_intervals": list(intervals),
+        "timeout": int(timeout or config.default_timeout()),
+        "description": description or f"{kind} {run_id}",
+        "strategy_ref": strategy_ref,
+        "submitted": datetime.now(UTC).isoformat(),
+    }
+
+
+def write_job_document(reg: Registry, doc: dict[str, Any]) -> None:
+    """Store ``doc`` as the run's ``job.json`` (in the artifact store, without an artifact row)."""
+    reg.store.put(doc["run_id"], JOB_DOCUMENT, document_bytes(doc))
+
+
+def read_job_document(reg: Registry, run_id: str) -> dict[str, Any] | None:
+    """The run's job document, or None when there is none (or it is unreadable)."""
+    import json
+
+    from coinbt.errors import StorageError
+
+    try:
+        doc = json.loads(reg.store.get(run_id, JOB_DOCUMENT))
+    except (StorageError, ValueError):
+        return None
+    ok = isinstance(doc, dict) and doc.get("format") == _DOCUMENT_FORMAT
+    return doc if ok and doc.get("run_id") == run_id else None
+
+
+def enqueue_document(conn: Any, doc: Mapping[str, Any]) -> Any:
+    """Put the job a document describes on its RQ queue (job id = run id); returns the RQ job.
+
+    Failure and stop callbacks keep the registry row in step (:mod:`coinbt.jobs.tasks`).
+    """
     from rq import Callback, Queue, Retry
 
-    retries = config.default_retries() if retries is None else int(retries)
-    intervals = list(config.DEFAULT_RETRY_INTERVALS[: max(retries, 1)])
-    return Queue(queue, connection=conn).enqueue(
-        tasks.run_backtest,
-        spec.to_dict(),
-        ref,
-        job_id=spec.run_id,
-        description=f"backtest {spec.strategy} {spec.symbol} {spec.timeframe} {spec.params}",
-        job_timeout=timeout or config.default_timeout(),
-        retry=Retry(max=retries, interval=intervals) if retries else None,
+    if not str(doc["task"]).startswith("coinbt.jobs."):
+        raise JobError(f"run {doc['run_id']}: job task {doc['task']!r} is not a coinbt.jobs one")
+    retries = int(doc["retries"])
+    return Queue(doc["queue"], connection=conn).enqueue(
+        doc["task"],
+        *doc["args"],
+        job_id=doc["run_id"],
+        description=doc["description"],
+        job_timeout=int(doc["timeout"]),
+        retry=Retry(max=retries, interval=list(doc["retry_intervals"])) if retries else None,
         result_ttl=config.RESULT_TTL_S,
         failure_ttl=config.FAILURE_TTL_S,
         on_failure=Callback(tasks.on_failure),
         on_stopped=Callback(tasks.on_stopped),
-        meta={"progress": 0.0, "message": "queued", "kind": "backtest"},
+        meta={"progress": 0.0, "message": "queued", "kind": doc["kind"], "retries": retries},
     )
 
 
@@ -300,6 +453,8 @@ def _run_here(spec: RunSpec, ref: str | None, reg: Registry, tags: list[str] | N
     job = Job(spec.run_id, registry=reg)
     if existing == "finished":
         return job
+    if existing in ("failed", "cancelled"):  # submitted again: run it again, as with Redis
+        set_status(reg, spec.run_id, "queued", only_from=["failed", "cancelled"])
     try:
         tasks.run_backtest(spec.to_dict(), ref, registry=reg)
     except CoinbtError as exc:
@@ -322,12 +477,14 @@ def submit_backtest(
     params: Mapping[str, Any] | None = None,
     queue: str = config.DEFAULT_QUEUE,
     retries: int | None = None,
+    retry_intervals: Any = None,
     timeout: int | None = None,
     tags: list[str] | None = None,
     registry: Registry | None = None,
     **settings: Any,
 ) -> Job:
-    """Plan a backtest here (arguments as :func:`coinbt.backtest`) and :func:`submit` it."""
+    """Plan a backtest here (arguments as :func:`coinbt.backtest`) and :func:`submit` it
+    (``queue``, ``retries``, ``retry_intervals``, ``timeout``, ``tags`` as there)."""
     from coinbt.api import plan_backtest
 
     plan = plan_backtest(
@@ -338,6 +495,7 @@ def submit_backtest(
         queue,
         strategy=strategy,
         retries=retries,
+        retry_intervals=retry_intervals,
         timeout=timeout,
         tags=tags,
         registry=registry,

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from redis import Redis
 
 REDIS_ENV = "COINBT_REDIS_URL"
+#: set by ``coinbt worker`` to its process id (its work horses inherit it)
+WORKER_PID_ENV = "COINBT_WORKER_PID"
 DEFAULT_QUEUE = "default"
 #: retries after the first failure, and the waits before each (seconds)
 DEFAULT_RETRIES = 2
@@ -21,6 +23,12 @@ DEFAULT_RETRY_INTERVALS = (5, 30, 120)
 DEFAULT_TIMEOUT_S = 3600
 #: how long RQ keeps a finished or failed job's record (the registry keeps the run for ever)
 RESULT_TTL_S = 7 * 86_400
+#: ``coinbt worker``: seconds between heartbeats while a job runs (RQ's default is 30), and
+#: how long after a job's timeout its work horse is killed from outside if still alive
+WORKER_HEARTBEAT_S = 10
+WORKER_KILL_GRACE_S = 10
+#: ``coinbt jobs recover``: a started job whose last heartbeat is older than this is abandoned
+STALE_AFTER_S = 120
 FAILURE_TTL_S = 30 * 86_400
 
 
@@ -46,6 +54,39 @@ def _int_env(name: str, default: int) -> int:
 def default_retries() -> int:
     """``$COINBT_JOB_RETRIES`` or 2."""
     return _int_env("COINBT_JOB_RETRIES", DEFAULT_RETRIES)
+
+
+def default_retry_intervals() -> tuple[int, ...]:
+    """``$COINBT_JOB_RETRY_INTERVALS`` (comma-separated seconds, e.g. ``5,30,120``) or
+    ``(5, 30, 120)``: the wait before retry 1, 2, 3 … (the last one repeats)."""
+    text = os.environ.get("COINBT_JOB_RETRY_INTERVALS", "").strip()
+    if not text:
+        return DEFAULT_RETRY_INTERVALS
+    return retry_intervals(text, field="COINBT_JOB_RETRY_INTERVALS")
+
+
+def retry_intervals(value: object, *, field: str = "retry_intervals") -> tuple[int, ...]:
+    """Seconds to wait before each retry, from ``"5,30"``, ``5`` or ``[5, 30]``.
+
+    Raises
+    ------
+    ConfigError
+        Not whole numbers of seconds, a negative one, or none at all.
+    """
+    items = str(value).split(",") if isinstance(value, str) else value
+    if isinstance(items, int):
+        items = [items]
+    try:
+        waits = tuple(int(str(v).strip()) for v in items)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{field}={value!r}: expected whole seconds such as 5,30,120", field=field
+        ) from None
+    if not waits or any(w < 0 for w in waits):
+        raise ConfigError(
+            f"{field}={value!r}: give one or more waits of 0 seconds or more", field=field
+        )
+    return waits
 
 
 def default_timeout() -> int:

@@ -1,0 +1,334 @@
+"""``coinbt worker``: an RQ worker that warms numba first and logs one JSON line per job.
+
+Why RQ's fork-based :class:`rq.Worker`: the worker process imports coinbt and loads the
+compiled numba kernels once (:func:`warm_numba_cache`); every job runs in a work horse forked
+from it, which inherits all of that for free, and a crash, a leak or a kill of the horse never
+takes the worker down.  ``SpawnWorker`` would start a fresh interpreter per job and pay the
+imports and the numba cache load (about a second) every time; ``SimpleWorker`` runs jobs in
+the worker process itself, so a job could not be stopped or timed out without killing the
+worker.  Forking is sound here: the worker's only threads (RQ's pub/sub listener, alert
+senders) hold nothing a horse needs, and horses open their own database connections.
+
+On top of RQ, :class:`CoinbtWorker`
+
+* logs ONE JSON line per job on stdout (``event``, ``job_id``, ``kind``, ``queue``,
+  ``worker``, ``status``, ``attempt``, ``duration_s``, ``error``); RQ's own log goes to stderr;
+* enforces the job timeout from the outside too: a horse still alive ``kill_grace`` seconds
+  after its timeout (stuck in compiled code, where RQ's in-process alarm cannot interrupt it)
+  is killed, and the run is failed with a timeout reason — not retried;
+* keeps the registry in step when a horse dies without running RQ's callbacks (killed,
+  out of memory), and sends the failure alert from a thread, never from the horse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
+
+from coinbt.jobs import alerts, config
+from coinbt.jobs.admin import rq_error
+from coinbt.jobs.tasks import error_summary
+from coinbt.storage import Registry
+from coinbt.storage.lifecycle import PENDING, set_status
+
+log = logging.getLogger("coinbt.jobs.worker")
+events = logging.getLogger("coinbt.jobs.events")
+
+HEARTBEAT_S = config.WORKER_HEARTBEAT_S
+KILL_GRACE_S = config.WORKER_KILL_GRACE_S
+#: how often registries are cleaned and a lost scheduler lock is taken over (RQ: 600)
+MAINTENANCE_S = 60
+
+_STATUS = {
+    "started": "interrupted",  # cold shutdown: the horse was killed with the worker
+    "finished": "finished",
+    "failed": "failed",
+    "stopped": "cancelled",
+    "canceled": "cancelled",
+    "scheduled": "retrying",
+    "queued": "retrying",
+}
+
+
+class CoinbtWorker(Worker):
+    """RQ's fork-based worker plus coinbt's per-job log line, hard timeout and registry upkeep.
+
+    Parameters
+    ----------
+    queues : sequence of str
+        Queue names, highest priority first.
+    kill_grace : float
+        Seconds after a job's timeout before its horse is killed from outside.
+    registry : Registry, optional
+        Where runs are kept (default from the environment).
+    **kwargs
+        Passed to :class:`rq.Worker` (``name``, ``connection``, ``job_monitoring_interval``,
+        ``maintenance_interval``, …).
+    """
+
+    def __init__(
+        self,
+        queues: Sequence[str],
+        *,
+        kill_grace: float = KILL_GRACE_S,
+        registry: Registry | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(list(queues), **kwargs)
+        self.kill_grace = float(kill_grace)
+        self._registry = registry
+        self._timed_out: str | None = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry()
+        return self._registry
+
+    # -- RQ hooks (all in the worker process, never in the horse) ------------------------------
+
+    def execute_job(self, job: Any, queue: Queue) -> None:
+        started = time.monotonic()
+        attempt = _attempt(job)
+        self._timed_out = None
+        try:
+            super().execute_job(job, queue)
+        finally:
+            try:
+                self._after_job(job, queue, attempt, time.monotonic() - started)
+            except Exception:  # the bookkeeping must never take the worker down
+                log.exception("job %s: after-job bookkeeping failed", job.id)
+
+    def maintain_heartbeats(self, job: Any, execution: Any) -> None:
+        super().maintain_heartbeats(job, execution)
+        timeout = job.timeout
+        if not timeout or timeout < 0 or job.started_at is None or self._timed_out == job.id:
+            return
+        from rq.utils import now
+
+        running = (now() - job.started_at).total_seconds()
+        if running > timeout + self.kill_grace:
+            log.warning(
+                "job %s: still running %.0f s after its %s s timeout; killing its work horse",
+                job.id,
+                running - timeout,
+                timeout,
+            )
+            self._timed_out = job.id
+            job.retries_left = 0  # a timeout is not retried (RQ reads this when failing it)
+            self.kill_horse()
+
+    def teardown(self) -> None:
+        left = alerts.wait_for_alerts()
+        if left:
+            log.warning("%d failure alert(s) still unsent at exit", left)
+        super().teardown()
+        if self._registry is not None:
+            self._registry.close()
+
+    # -- after each job ------------------------------------------------------------------------
+
+    def _after_job(self, job: Any, queue: Queue, attempt: int, duration: float) -> None:
+        try:
+            job.refresh()
+            rq_status = str(job.get_status(refresh=False).value)
+        except NoSuchJobError:
+            rq_status = "deleted"
+        status = _STATUS.get(rq_status, rq_status)
+        error: str | None = None
+        owns_row = self.registry.status(job.id) is not None  # sweeps keep their own rows
+        if rq_status == "finished" and owns_row:
+            status = str(self.registry.status(job.id))  # finished, or cancelled while it ran
+        elif rq_status == "failed":
+            error = self._failed(job, owns_row)
+        elif status == "retrying":  # the failure callback put the error on the row, if it ran
+            error = (self._row_error(job.id, "queued") if owns_row else None) or rq_error(job)
+            if owns_row:
+                error = error or "work horse ended unexpectedly"
+                set_status(self.registry, job.id, "queued", error=error, only_from=["running"])
+        elif status == "cancelled" and owns_row:
+            set_status(
+                self.registry, job.id, "cancelled", error="cancelled on request", only_from=PENDING
+            )
+        events.info(
+            json.dumps(
+                {
+                    "event": "job",
+                    "job_id": job.id,
+                    "kind": job.meta.get("kind") or job.func_name,
+                    "queue": queue.name,
+                    "worker": self.name,
+                    "status": status,
+                    "attempt": attempt,
+                    "duration_s": round(duration, 3),
+                    "error": error_summary(error) or None,
+                }
+            )
+        )
+
+    def _failed(self, job: Any, owns_row: bool) -> str:
+        """A job RQ failed for good: make sure its row says so and alert once."""
+        if self._timed_out == job.id:
+            error = (
+                f"JobTimeoutException: job ran past its timeout of {job.timeout} s and did not "
+                f"stop by itself; coinbt worker {self.name} killed its work horse"
+            )
+        else:
+            row_error = self._row_error(job.id, "failed") if owns_row else None
+            error = row_error or rq_error(job) or "failed"
+        changed = owns_row and set_status(
+            self.registry, job.id, "failed", error=error, only_from=PENDING
+        )
+        if changed or job.meta.get("alert") == "deferred":
+            job.meta["alert"] = "sent"
+            job.save_meta()
+            alerts.send_failure_alert_async(job.id, job.description or job.func_name, error)
+        return error
+
+    def _row_error(self, run_id: str, status: str) -> str | None:
+        """The error on the run's row, if the row is in ``status``."""
+        row = self.registry.runs(where={"run_id": ("=", run_id)}, limit=1)
+        if row.empty or row.iloc[0]["status"] != status:
+            return None
+        value = row.iloc[0]["error"]
+        return str(value) if value else None
+
+
+def _attempt(job: Any) -> int:
+    """1 for the first run of a job, 2 for its first retry, …"""
+    retries = int(job.meta.get("retries") or 0)
+    left = job.retries_left if job.retries_left is not None else retries
+    return max(1, retries - int(left) + 1)
+
+
+def warm_numba_cache() -> float:
+    """Run one tiny backtest on synthetic bars so imports and the numba kernels (compiled, or
+    loaded from the on-disk cache) are ready before the first job; returns the seconds taken.
+
+    Forked work horses inherit all of it, so no job pays for it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    import coinbt
+    import coinbt.storage.registry  # noqa: F401 - imported now, not in every horse
+    from coinbt.metrics import compute_stats  # noqa: F401
+
+    started = time.monotonic()
+    rng = np.random.default_rng(0)
+    n = 300
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    bars = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.002,
+            "low": np.minimum(open_, close) * 0.998,
+            "close": close,
+            "volume": rng.uniform(1, 10, n),
+        },
+        index=pd.date_range("2020-01-01", periods=n, freq="1h", tz="UTC"),
+    )
+    coinbt.backtest("sma_cross", bars=bars, timeframe="1h")
+    return time.monotonic() - started
+
+
+def _configure_logging(level: str) -> None:
+    """RQ's and coinbt's log lines on stderr; the per-job JSON lines alone on stdout."""
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    err = logging.StreamHandler(sys.stderr)
+    err.setFormatter(fmt)
+    for name in ("rq", "coinbt"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [err]
+        logger.setLevel(level.upper())
+        logger.propagate = False
+    out = logging.StreamHandler(sys.stdout)
+    out.setFormatter(logging.Formatter("%(message)s"))
+    events.handlers[:] = [out]
+    events.setLevel(logging.INFO)
+    events.propagate = False
+
+
+def run_worker(
+    queues: Sequence[str] = (config.DEFAULT_QUEUE,),
+    *,
+    burst: bool = False,
+    name: str | None = None,
+    redis_url: str | None = None,
+    warm: bool = True,
+    heartbeat: int = HEARTBEAT_S,
+    kill_grace: float = KILL_GRACE_S,
+    max_jobs: int | None = None,
+    logging_level: str = "INFO",
+) -> bool:
+    """Start a worker on ``queues`` and work until stopped (or, with ``burst``, until empty).
+
+    Parameters
+    ----------
+    queues : sequence of str
+        Queue names, highest priority first.
+    burst : bool
+        Quit when the queues are empty instead of waiting for work.
+    name : str, optional
+        Worker name (unique among live workers); default ``<host>-<pid>``.
+    redis_url : str, optional
+        Default ``$COINBT_REDIS_URL``.
+    warm : bool
+        Run :func:`warm_numba_cache` before taking work.
+    heartbeat : int
+        Seconds between heartbeats while a job runs (RQ's ``job_monitoring_interval``);
+        ``coinbt jobs recover --stale-after`` must be several of these.
+    kill_grace : float
+        Seconds after a job's timeout before its horse is killed from outside.
+    max_jobs : int, optional
+        Quit after this many jobs.
+    logging_level : str
+        Level of the stderr log.
+
+    Returns
+    -------
+    bool
+        True when at least one job was processed.
+
+    Raises
+    ------
+    JobError
+        Redis unreachable.
+
+    Notes
+    -----
+    The worker runs RQ's scheduler (needed for retry back-off; one worker per queue holds
+    its lock) and cleans RQ's registries every minute — which is how a job abandoned by a
+    worker that died is retried without anyone running ``coinbt jobs recover``.
+    """
+    _configure_logging(logging_level)
+    conn = config.connect(redis_url)
+    names = [q.strip() for q in queues if q.strip()] or [config.DEFAULT_QUEUE]
+    worker = CoinbtWorker(
+        names,
+        name=name or f"{socket.gethostname()}-{os.getpid()}",
+        connection=conn,
+        job_monitoring_interval=int(heartbeat),
+        maintenance_interval=MAINTENANCE_S,
+        kill_grace=kill_grace,
+    )
+    if warm:
+        seconds = warm_numba_cache()
+        log.info("worker %s: numba kernels warm in %.2f s", worker.name, seconds)
+    os.environ[config.WORKER_PID_ENV] = str(os.getpid())  # horses leave alerts to us
+    return worker.work(
+        burst=burst, with_scheduler=True, max_jobs=max_jobs, logging_level=logging_level.upper()
+    )
+
+
+__all__ = ["CoinbtWorker", "run_worker", "warm_numba_cache"]
