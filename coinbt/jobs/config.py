@@ -94,6 +94,10 @@ def default_timeout() -> int:
     return _int_env("COINBT_JOB_TIMEOUT", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S
 
 
+#: Redis clients by (process id, URL): making one costs ~3 ms, a pooled call ~0.1 ms
+_CLIENTS: dict[tuple[int, str], Redis] = {}
+
+
 def connect(url: str | None = None, *, check: bool = True) -> Redis:
     """A Redis connection for ``url`` (default ``$COINBT_REDIS_URL``), pinged when ``check``.
 
@@ -110,12 +114,16 @@ def connect(url: str | None = None, *, check: bool = True) -> Redis:
         from redis.exceptions import RedisError
     except ImportError as exc:  # pragma: no cover - in the jobs extra
         raise JobError("background jobs need rq and redis: pip install 'coinbt[jobs]'") from exc
+    key = (os.getpid(), url)
+    conn = _CLIENTS.get(key)
     try:
-        conn = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=30)
+        if conn is None:
+            conn = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=30)
         if check:
             conn.ping()
     except (RedisError, ValueError, OSError) as exc:
         raise JobError(
             f"Redis at {hide_password(url)} is not reachable ({exc}); start it or fix ${REDIS_ENV}"
         ) from exc
+    _CLIENTS[key] = conn  # one client (and connection pool) per process and URL
     return conn

@@ -380,7 +380,7 @@ class SweepJob:
                 start = bar.n
 
                 def tick(done: int, _msg: str, start: int = start) -> None:
-                    bar.n = start + done
+                    bar.n = min(start + done, self.n_trials)
                     bar.refresh()
 
                 try:

@@ -36,7 +36,7 @@ from rq.exceptions import NoSuchJobError
 
 from coinbt.jobs import alerts, config
 from coinbt.jobs.admin import rq_error
-from coinbt.jobs.tasks import error_summary
+from coinbt.jobs.tasks import error_summary, process_registry
 from coinbt.storage import Registry
 from coinbt.storage.lifecycle import PENDING, set_status
 
@@ -91,7 +91,7 @@ class CoinbtWorker(Worker):
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            self._registry = Registry()
+            self._registry = process_registry()  # shared with the tasks, inherited by horses
         return self._registry
 
     # -- RQ hooks (all in the worker process, never in the horse) ------------------------------
@@ -325,6 +325,7 @@ def run_worker(
     if warm:
         seconds = warm_numba_cache()
         log.info("worker %s: numba kernels warm in %.2f s", worker.name, seconds)
+    process_registry()  # open the registry once, before any horse is forked
     os.environ[config.WORKER_PID_ENV] = str(os.getpid())  # horses leave alerts to us
     return worker.work(
         burst=burst, with_scheduler=True, max_jobs=max_jobs, logging_level=logging_level.upper()
