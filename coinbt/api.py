@@ -262,6 +262,15 @@ def run_spec(
     ConfigError
         The strategy cannot be found, or its code differs from the planned one.
     """
+    return execute(prepare_spec(spec, strategy))
+
+
+def prepare_spec(
+    spec: RunSpec, strategy: str | Strategy | Callable[..., Any] | None = None
+) -> BacktestPlan:
+    """The plan of a recorded spec, checked: strategy found with the same code hash and the
+    same parameters, bars loaded from the catalog with the same fingerprint (see
+    :func:`run_spec`, which executes it; sweep chunks prepare once and vary the parameters)."""
     strat = get_strategy(strategy if strategy is not None else spec.strategy)
     if strat.code_hash != spec.strategy_code:
         raise ConfigError(
@@ -285,4 +294,4 @@ def run_spec(
             f"the catalog's bars hash to {found}, the run was planned on {spec.data_fingerprint}; "
             "point COINBT_DATA_ROOT at the same data where the run executes"
         )
-    return execute(BacktestPlan(strat, engine, bars, spec))
+    return BacktestPlan(strat, engine, bars, spec)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from coinbt.errors import ConfigError, DataError, JobError
+from coinbt.errors import ConfigError, JobError
 from coinbt.results import RunSpec
 from coinbt.storage import Registry
 from coinbt.storage.artifacts import ArtifactInfo, table_bytes
@@ -272,30 +272,12 @@ def _run_trials(
 
 
 def _prepare(spec: RunSpec, strategy: str | None) -> tuple[Any, Any, pd.DataFrame]:
-    """Strategy (code hash checked), engine settings and the bars (fingerprint checked) —
-    what :func:`coinbt.api.run_spec` checks, done once per chunk."""
-    from coinbt.data import bars_fingerprint, load_bars
-    from coinbt.engine import EngineSettings
-    from coinbt.strategies import get_strategy
+    """Strategy, engine settings and bars, checked as :func:`coinbt.api.run_spec` does —
+    once per chunk."""
+    from coinbt.api import prepare_spec
 
-    strat = get_strategy(strategy if strategy is not None else spec.strategy)
-    if strat.code_hash != spec.strategy_code:
-        raise ConfigError(
-            f"strategy {spec.strategy!r}: its code hash here is {strat.code_hash or 'built-in'}, "
-            f"the sweep was planned with {spec.strategy_code or 'built-in'}; install the same "
-            "strategy code (or coinbt version) where the sweep runs",
-            field="strategy",
-        )
-    engine = EngineSettings.from_dict(dict(spec.engine), what="backtest setting")
-    bars = load_bars(spec.symbol, spec.timeframe, spec.data_start, spec.data_end, spec.exchange)
-    found = bars_fingerprint(bars)
-    if found != spec.data_fingerprint:
-        raise DataError(
-            f"{spec.exchange} {spec.symbol} {spec.timeframe} {spec.data_start} -> {spec.data_end}: "
-            f"the catalog's bars hash to {found}, the sweep was planned on "
-            f"{spec.data_fingerprint}; point COINBT_DATA_ROOT at the same data where it runs"
-        )
-    return strat, engine, bars
+    plan = prepare_spec(spec, strategy)
+    return plan.strategy, plan.engine, plan.bars
 
 
 def finalize(parent_id: str, definition_sha256: str, registry: Registry | None = None) -> str:

@@ -149,6 +149,21 @@ def set_status(
         return conn.execute(stmt).rowcount > 0
 
 
+def artifact_rows(run_id: str, artifacts: Iterable[Any]) -> list[dict[str, Any]]:
+    """``artifacts`` table rows for a run's stored objects (:class:`ArtifactInfo`)."""
+    return [
+        {
+            "run_id": run_id,
+            "name": a.name,
+            "uri": a.uri,
+            "bytes": a.bytes,
+            "rows": a.rows,
+            "sha256": a.sha256,
+        }
+        for a in artifacts
+    ]
+
+
 def complete_run(registry: Registry, row: Mapping[str, Any], artifacts: Iterable[Any]) -> bool:
     """Turn an existing unfinished row into the finished run ``row`` describes.
 
@@ -161,17 +176,7 @@ def complete_run(registry: Registry, row: Mapping[str, Any], artifacts: Iterable
     values = {k: v for k, v in row.items() if k not in (*keep, "run_id")}
     values["status"] = "finished"
     values["error"] = None
-    artifact_rows = [
-        {
-            "run_id": run_id,
-            "name": a.name,
-            "uri": a.uri,
-            "bytes": a.bytes,
-            "rows": a.rows,
-            "sha256": a.sha256,
-        }
-        for a in artifacts
-    ]
+    rows = artifact_rows(run_id, artifacts)
     try:
         with registry.engine.begin() as conn:
             changed = conn.execute(
@@ -185,8 +190,8 @@ def complete_run(registry: Registry, row: Mapping[str, Any], artifacts: Iterable
             if not changed:
                 return False
             conn.execute(delete(Artifact).where(Artifact.run_id == run_id))
-            if artifact_rows:
-                conn.execute(Artifact.__table__.insert(), artifact_rows)
+            if rows:
+                conn.execute(Artifact.__table__.insert(), rows)
     except SQLAlchemyError as exc:
         raise StorageError(f"run {run_id}: registry write failed: {exc}") from exc
     return True

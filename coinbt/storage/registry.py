@@ -29,7 +29,7 @@ from coinbt.errors import ConfigError, StorageError, did_you_mean
 from coinbt.storage import migrate
 from coinbt.storage.artifacts import ArtifactStore
 from coinbt.storage.common import first_line, hide_password, metric_value, parse_duration, utc_time
-from coinbt.storage.lifecycle import complete_run, spec_row
+from coinbt.storage.lifecycle import artifact_rows, complete_run, spec_row
 from coinbt.storage.models import METRIC_COLUMNS, Artifact, Run
 from coinbt.storage.rebuild import rebuild_result
 
@@ -216,17 +216,7 @@ class Registry:
             False when a row with this ``run_id`` already existed (nothing was changed).
         """
         run_id = row["run_id"]
-        artifact_rows = [
-            {
-                "run_id": run_id,
-                "name": a.name,
-                "uri": a.uri,
-                "bytes": a.bytes,
-                "rows": a.rows,
-                "sha256": a.sha256,
-            }
-            for a in artifacts
-        ]
+        rows = artifact_rows(run_id, artifacts)
         dialect = self.engine.dialect.name
         insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
         for attempt in range(20):
@@ -244,8 +234,8 @@ class Registry:
                             return False  # a concurrent recorder stored it first
                     else:
                         conn.execute(Run.__table__.insert().values(**row))
-                    if artifact_rows:
-                        conn.execute(Artifact.__table__.insert(), artifact_rows)
+                    if rows:
+                        conn.execute(Artifact.__table__.insert(), rows)
                 return True
             except IntegrityError:
                 if self.exists(run_id):
