@@ -66,6 +66,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.results_io import save_report
+
 REPO = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("COINBT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 PG_URL = os.environ.get(
@@ -689,15 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(report, args)
     print(text)
 
-    out_dir = REPO / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    payload = json.dumps(report, indent=2, default=str)
-    for path in (out_dir / f"jobs-{stamp}.json", out_dir / "jobs-latest.json"):
-        path.write_text(payload)
-    if args.json_out:
-        Path(args.json_out).write_text(payload)
-    print(f"wrote benchmarks/results/jobs-{stamp}.json and jobs-latest.json")
+    print(save_report("jobs", report, args.json_out))
     return 0
 
 

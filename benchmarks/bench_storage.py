@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import workload as W
+from benchmarks.results_io import save_report
 
 REPO = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get(
@@ -490,15 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
 
-    out_dir = REPO / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    payload = json.dumps(report, indent=2, default=str)
-    for path in (out_dir / f"storage-{stamp}.json", out_dir / "storage-latest.json"):
-        path.write_text(payload)
-    if args.json_out:
-        Path(args.json_out).write_text(payload)
-    print(f"wrote benchmarks/results/storage-{stamp}.json and storage-latest.json")
+    print(save_report("storage", report, args.json_out))
     return 0
 
 
