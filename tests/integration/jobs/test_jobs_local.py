@@ -53,3 +53,34 @@ def test_without_redis_a_cancelled_run_submitted_again_runs(local_env):
     assert job.id == plan.spec.run_id and job.status().state == "finished"
     assert len(reg.artifacts(job.id)) == 6
     reg.close()
+
+
+def test_user_mistakes_in_submitting_are_clear_errors(local_env, monkeypatch):
+    from coinbt.errors import ConfigError, JobError
+    from coinbt.jobs import config, submit
+
+    monkeypatch.setenv("COINBT_JOB_RETRIES", "two")
+    with pytest.raises(ConfigError, match=r"\$COINBT_JOB_RETRIES='two' is not a whole number"):
+        config.default_retries()
+    monkeypatch.setenv("COINBT_JOB_TIMEOUT", "-5")
+    with pytest.raises(ConfigError, match=r"\$COINBT_JOB_TIMEOUT='-5' must be 0 or more"):
+        config.default_timeout()
+    monkeypatch.delenv("COINBT_JOB_RETRIES")
+    monkeypatch.delenv("COINBT_JOB_TIMEOUT")
+
+    with pytest.raises(JobError, match="cannot submit str: pass a RunSpec, a plan"):
+        submit("sma_cross")
+
+    def in_the_notebook(bars, window: int = 5):  # noqa: ANN001, ANN202
+        return bars["close"] > 0, bars["close"] < 0
+
+    in_the_notebook.__module__ = "__main__"  # as if defined in a notebook cell
+    plan = plan_backtest(in_the_notebook, "BTC-USDT", "1h", end=END)
+    with pytest.raises(JobError, match="defined in the notebook or script itself; workers"):
+        submit(plan, strategy=in_the_notebook)
+    assert Registry().runs().empty  # nothing was written
+
+    monkeypatch.setenv("COINBT_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    with pytest.raises(JobError, match=r"Redis at redis://127.0.0.1:1/0 is not reachable"):
+        submit_backtest("sma_cross", "BTC-USDT", "1h", end=END)
+    assert Registry().runs().empty
