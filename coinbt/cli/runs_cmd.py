@@ -264,7 +264,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         run_id = reg.resolve(args.run)
         spec, stats, artifacts = _documents(reg, run_id)
-        row = reg.runs(where={"run_id": ("=", run_id)}, limit=1).iloc[0].to_dict()
+        row = reg.run(run_id)
     finally:
         reg.close()
     arts = [

@@ -190,8 +190,7 @@ def job_details(registry: Registry, conn: Any, job_id: str) -> dict[str, Any]:
         Unknown run id (prefixes are accepted).
     """
     run_id = registry.resolve(job_id)
-    frame = registry.runs(where={"run_id": ("=", run_id)}, limit=1)
-    record = frame.to_dict("records")[0]
+    record = registry.run(run_id)
     live = fetch_rq_jobs(conn, [run_id]).get(run_id)
     info = rq_info(live)
     out = _summary(record) | info | _live_state(record["status"], info)
@@ -234,8 +233,8 @@ def failed_jobs(registry: Registry, conn: Any) -> list[dict[str, Any]]:
             run_id = run_of(registry, job)
             error = None
             if run_id == job_id:
-                row = registry.runs(where={"run_id": ("=", run_id)}, limit=1)
-                error = None if row.empty else row.iloc[0]["error"]
+                row = registry.run(run_id)
+                error = None if row is None else row["error"]
             error = error or rq_error(job)
             out.append(
                 {
@@ -312,8 +311,8 @@ def requeue(registry: Registry, conn: Any, job_id: str) -> dict[str, Any]:
 def _row_error(registry: Registry, run_id: str | None) -> str | None:
     if not run_id:
         return None
-    row = registry.runs(where={"run_id": ("=", run_id)}, limit=1)
-    return None if row.empty or not row.iloc[0]["error"] else str(row.iloc[0]["error"])
+    row = registry.run(run_id)
+    return None if row is None or not row["error"] else str(row["error"])
 
 
 def requeue_all(registry: Registry, conn: Any) -> list[dict[str, Any]]:

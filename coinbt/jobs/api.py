@@ -92,8 +92,8 @@ class Job:
         if stored in ("failed", "cancelled"):
             error = None
             if stored == "failed":
-                row = self.registry.runs(where={"run_id": ("=", self.id)}, limit=1)
-                error = None if row.empty else row.iloc[0]["error"]
+                row = self.registry.run(self.id)
+                error = None if row is None else row["error"]
             return JobStatus(stored, 1.0 if stored == "failed" else 0.0, stored, error)
         job = self._rq_job()
         if job is None:
@@ -316,7 +316,7 @@ def submit(
     if existing == "finished":
         return job
     if existing in ("queued", "running"):
-        if job._rq_job() is not None or _young(reg, spec.run_id):
+        if job._rq_job() is not None or recently_queued(reg, spec.run_id):
             return job
     elif existing in ("failed", "cancelled"):
         set_status(reg, spec.run_id, "queued", only_from=["failed", "cancelled"])
@@ -332,9 +332,11 @@ def submit(
     return job
 
 
-def _young(reg: Registry, run_id: str) -> bool:
-    row = reg.runs(where={"run_id": ("=", run_id)}, limit=1)
-    return not row.empty and row.iloc[0]["created"] > datetime.now(UTC) - _ENQUEUE_GRACE
+def recently_queued(reg: Registry, run_id: str) -> bool:
+    """True when the run's row is younger than the enqueue grace period: a pending run whose
+    job Redis does not know yet is then being enqueued by another client, not lost."""
+    row = reg.run(run_id)
+    return row is not None and row["created"] > datetime.now(UTC) - _ENQUEUE_GRACE
 
 
 #: the job document stored next to a run's artifacts (not a registered artifact)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from coinbt.errors import ConfigError, JobError, StorageError
 from coinbt.jobs import config, sweep_tasks
+from coinbt.jobs.api import recently_queued
 from coinbt.jobs.sweep_job import SweepJob, enqueue_chunks
 from coinbt.storage import Registry
 from coinbt.storage.artifacts import document_bytes
@@ -27,8 +27,6 @@ from coinbt.storage.common import sha256_bytes
 from coinbt.storage.lifecycle import discard_queued, set_status
 
 DEFAULT_CHUNK_SIZE = 50
-#: a queued sweep younger than this whose jobs Redis does not know is being enqueued now
-_ENQUEUE_GRACE = timedelta(seconds=60)
 
 
 def _space_json(space: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,9 +240,7 @@ def _resume(sweep: SweepJob, existing: str, reg: Registry, url: str | None, queu
         return again  # the caller runs what is left here
     if existing in ("queued", "running"):
         known = any(j is not None for j in again._jobs().values())
-        row = reg.runs(where={"run_id": ("=", sweep.id)}, limit=1)
-        young = not row.empty and row.iloc[0]["created"] > datetime.now(UTC) - _ENQUEUE_GRACE
-        if known or young:
+        if known or recently_queued(reg, sweep.id):
             return again  # no duplicates: it is on its way
     again.retry_failed()  # failed, cancelled, or lost by Redis: run what is missing
     return again

@@ -79,9 +79,9 @@ class SweepJob:
         """The handle of a submitted sweep (a run id or a unique prefix of one)."""
         reg = registry if registry is not None else Registry()
         full = reg.resolve(run_id)
-        row = reg.runs(where={"run_id": ("=", full)}, limit=1)
-        if row.iloc[0]["kind"] != "sweep":
-            raise JobError(f"run {full} is a {row.iloc[0]['kind']}, not a sweep; use get_job")
+        kind = reg.run(full)["kind"]
+        if kind != "sweep":
+            raise JobError(f"run {full} is a {kind}, not a sweep; use get_job")
         sha = reg.artifacts(full).get(sweep_tasks.DEFINITION, {}).get("sha256")
         definition = sweep_tasks.read_definition(reg, full, sha)
         return cls(full, definition, registry=reg, redis_url=config.redis_url())
@@ -182,8 +182,8 @@ class SweepJob:
         )
 
     def _error(self) -> str | None:
-        row = self.registry.runs(where={"run_id": ("=", self.id)}, limit=1)
-        return None if row.empty else row.iloc[0]["error"]
+        row = self.registry.run(self.id)
+        return None if row is None else row["error"]
 
     def result(self) -> pd.DataFrame:
         """The trial table of the finished sweep (one row per trial: parameters, ``symbol``,

@@ -196,11 +196,10 @@ class CoinbtWorker(Worker):
 
     def _row_error(self, run_id: str, status: str) -> str | None:
         """The error on the run's row, if the row is in ``status``."""
-        row = self.registry.runs(where={"run_id": ("=", run_id)}, limit=1)
-        if row.empty or row.iloc[0]["status"] != status:
+        row = self.registry.run(run_id)
+        if row is None or row["status"] != status:
             return None
-        value = row.iloc[0]["error"]
-        return str(value) if value else None
+        return str(row["error"]) if row["error"] else None
 
 
 def _attempt(job: Any) -> int:

@@ -350,6 +350,11 @@ class Registry:
             frame[column] = pd.to_datetime(frame[column], utc=True)
         return frame
 
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run's row (the columns of :meth:`runs`, as Python values), or None if absent."""
+        frame = self.runs(where={"run_id": ("=", run_id)}, limit=1)
+        return None if frame.empty else frame.to_dict("records")[0]
+
     def _has_tag(self, tag: str) -> Any:
         if self.engine.dialect.name == "postgresql":
             return type_coerce(Run.tags, postgresql.JSONB).contains([tag])  # JSONB @>

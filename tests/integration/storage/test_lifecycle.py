@@ -20,6 +20,7 @@ def test_queued_row_is_completed_by_record(
     result = results[0]
     assert queue_run(reg, result.spec, kind="sweep_trial", tags=["t"], parent_run_id="p1") is None
     assert reg.status(result.run_id) == "queued"
+    assert reg.run(result.run_id)["status"] == "queued" and reg.run("0" * 16) is None
     row = reg.runs(status="queued").iloc[0]
     assert row["sharpe"] is None or pd.isna(row["sharpe"])
     assert reg.artifacts(result.run_id) == {}
