@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from coinbt.data import cache as bars_cache
 from coinbt.data._fmt import fmt_span, fmt_ts
 from coinbt.data.catalog import Catalog, Dataset
 from coinbt.data.store import read_year_files
@@ -161,25 +162,31 @@ def _read(plan: _Plan, *, strict: bool) -> pd.DataFrame:
     lo_year = plan.start.year if plan.start is not None else min(ds.files)
     hi_year = plan.end.year if plan.end is not None else max(ds.files)
     paths = [p for y, p in ds.files.items() if lo_year <= y <= hi_year]
-    bars = read_year_files(paths, plan.start, plan.end)
-    if bars.empty:
-        msg = (
-            f"no {ds.label()} bars between {fmt_span(plan.start, plan.end)}: the range falls in "
-            f"a gap of the data (see `coinbt data validate {ds.symbol} --timeframe "
-            f"{ds.timeframe} --exchange {ds.exchange}`)"
-        )
-        raise DataError(msg, problems=[msg])
-    report = validate_bars(bars, ds.timeframe)
+    cache_key = bars_cache.key(paths, plan.start, plan.end, ds.timeframe, ds.symbol, ds.exchange)
+    hit = bars_cache.get(cache_key)
+    if hit is not None:
+        bars, report = hit
+    else:
+        bars = read_year_files(paths, plan.start, plan.end)
+        if bars.empty:
+            msg = (
+                f"no {ds.label()} bars between {fmt_span(plan.start, plan.end)}: the range "
+                f"falls in a gap of the data (see `coinbt data validate {ds.symbol} "
+                f"--timeframe {ds.timeframe} --exchange {ds.exchange}`)"
+            )
+            raise DataError(msg, problems=[msg])
+        report = validate_bars(bars, ds.timeframe)
+        bars.attrs = {
+            "symbol": ds.symbol,
+            "exchange": ds.exchange,
+            "timeframe": ds.timeframe,
+            "validation": report.to_dict(),
+        }
+        bars_cache.put(cache_key, bars, report)
     if strict and not report.ok:
         files = ", ".join(str(p) for p in paths)
         msg = f"{ds.label()} failed validation ({files}):\n  " + "\n  ".join(report.errors)
         raise DataError(msg, problems=list(report.errors))
-    bars.attrs = {
-        "symbol": ds.symbol,
-        "exchange": ds.exchange,
-        "timeframe": ds.timeframe,
-        "validation": report.to_dict(),
-    }
     return bars
 
 
