@@ -82,6 +82,22 @@ class Job:
         except NoSuchJobError:
             return None
 
+    def _rq_state(self) -> tuple[str, dict[str, Any]] | None:
+        """RQ's status and meta of the job in one round trip (not the whole job hash), or
+        None when Redis does not know the job."""
+        if self._redis_url is None:
+            return None
+        from rq.job import Job as RQJob
+
+        job = RQJob(self.id, connection=config.connect(self._redis_url, check=False))
+        with job.connection.pipeline(transaction=False) as pipe:
+            pipe.hget(job.key, "status")
+            pipe.hget(job.key, "meta")
+            status, meta = pipe.execute()
+        if status is None:
+            return None
+        return status.decode(), (job.serializer.loads(meta) if meta else {})
+
     def status(self) -> JobStatus:
         """The job's state, progress and message (registry first, Redis for live progress)."""
         stored = self.registry.status(self.id)
@@ -95,11 +111,11 @@ class Job:
                 row = self.registry.run(self.id)
                 error = None if row is None else row["error"]
             return JobStatus(stored, 1.0 if stored == "failed" else 0.0, stored, error)
-        job = self._rq_job()
-        if job is None:
+        live = self._rq_state()
+        if live is None:
             return JobStatus(stored, 0.0, f"{stored}; not known to Redis (coinbt jobs recover)")
-        meta = job.get_meta(refresh=True) if hasattr(job, "get_meta") else job.meta
-        state = _RQ_STATUS.get(str(job.get_status(refresh=False).value), stored)
+        rq_status, meta = live
+        state = _RQ_STATUS.get(rq_status, stored)
         if state in ("finished", "failed", "cancelled"):
             state = stored  # the registry has the last word
         return JobStatus(state, float(meta.get("progress", 0.0)), str(meta.get("message", state)))
@@ -443,8 +459,30 @@ def enqueue_document(conn: Any, doc: Mapping[str, Any]) -> Any:
         failure_ttl=config.FAILURE_TTL_S,
         on_failure=Callback(tasks.on_failure),
         on_stopped=Callback(tasks.on_stopped),
-        meta={"progress": 0.0, "message": "queued", "kind": doc["kind"], "retries": retries},
+        meta={
+            "progress": 0.0,
+            "message": "queued",
+            "kind": doc["kind"],
+            "retries": retries,
+            "bars": work_size(doc),
+        },
     )
+
+
+def work_size(doc: Mapping[str, Any]) -> int | None:
+    """Bars a backtest of a built-in strategy simulates, which a worker goes by to run it in
+    its own process rather than a forked work horse (see ``coinbt worker --inline-bars``).
+
+    None for anything else: a user strategy's cost is unknown (it may loop in Python for
+    minutes), so it always gets a work horse that can be stopped and killed.
+    """
+    if doc["kind"] != "backtest" or not doc["args"] or not isinstance(doc["args"][0], Mapping):
+        return None
+    spec = doc["args"][0]
+    if spec.get("strategy_code") or doc.get("strategy_ref"):
+        return None
+    bars = spec.get("bars")
+    return int(bars) if isinstance(bars, int) else None
 
 
 def _run_here(spec: RunSpec, ref: str | None, reg: Registry, tags: list[str] | None) -> Job:

@@ -27,6 +27,8 @@ RESULT_TTL_S = 7 * 86_400
 #: how long after a job's timeout its work horse is killed from outside if still alive
 WORKER_HEARTBEAT_S = 10
 WORKER_KILL_GRACE_S = 10
+#: backtests of at most this many bars run inside the worker process, without a work horse
+WORKER_INLINE_BARS = 100_000
 #: ``coinbt jobs recover``: a started job whose last heartbeat is older than this is abandoned
 STALE_AFTER_S = 120
 FAILURE_TTL_S = 30 * 86_400
@@ -87,6 +89,11 @@ def retry_intervals(value: object, *, field: str = "retry_intervals") -> tuple[i
             f"{field}={value!r}: give one or more waits of 0 seconds or more", field=field
         )
     return waits
+
+
+def inline_bars() -> int:
+    """``$COINBT_WORKER_INLINE_BARS`` or 100,000 (0: every job in a forked work horse)."""
+    return _int_env("COINBT_WORKER_INLINE_BARS", WORKER_INLINE_BARS)
 
 
 def default_timeout() -> int:

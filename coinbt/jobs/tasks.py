@@ -86,7 +86,7 @@ def run_backtest(
     run_id = run_spec_.run_id
     reg = registry if registry is not None else process_registry()
     # one statement decides, so a cancel that lands now is never overwritten
-    if not set_status(reg, run_id, "running", only_from=_RUNNABLE):
+    if not set_status(reg, run_id, "running", only_from=RUNNABLE):
         status = reg.status(run_id)
         report_progress(1.0, str(status))
         return run_id
@@ -102,7 +102,7 @@ def run_backtest(
 
 
 #: registry states a worker may start a run from (``failed``: requeued by plain ``rq requeue``)
-_RUNNABLE = ("queued", "running", "failed")
+RUNNABLE = ("queued", "running", "failed")
 #: errors that the same run would raise again: retrying them only delays the failure
 _PERMANENT = ("JobTimeoutException", "ConfigError", "DataError")
 

@@ -1,18 +1,26 @@
 """``coinbt worker``: an RQ worker that warms numba first and logs one JSON line per job.
 
 Why RQ's fork-based :class:`rq.Worker`: the worker process imports coinbt and loads the
-compiled numba kernels once (:func:`warm_numba_cache`); every job runs in a work horse forked
-from it, which inherits all of that for free, and a crash, a leak or a kill of the horse never
-takes the worker down.  ``SpawnWorker`` would start a fresh interpreter per job and pay the
+compiled numba kernels once (:func:`warm_up`); a job runs in a work horse forked from it
+(small built-in backtests excepted, see below), which inherits all of that for free, and a
+crash, a leak or a kill of the horse never takes the worker down.  ``SpawnWorker`` would start a fresh interpreter per job and pay the
 imports and the numba cache load (about a second) every time; ``SimpleWorker`` runs jobs in
-the worker process itself, so a job could not be stopped or timed out without killing the
-worker.  Forking is sound here: the worker's only threads (RQ's pub/sub listener, alert
+the worker process itself, so a long job could not be stopped or killed without killing
+the worker.  Forking is sound here: the worker's only threads (RQ's pub/sub listener, alert
 senders) hold nothing a horse needs, and horses open their own database connections.
 
 On top of RQ, :class:`CoinbtWorker`
 
 * logs ONE JSON line per job on stdout (``event``, ``job_id``, ``kind``, ``queue``,
-  ``worker``, ``status``, ``attempt``, ``duration_s``, ``error``); RQ's own log goes to stderr;
+  ``worker``, ``status``, ``attempt``, ``mode``, ``duration_s``, ``error``); RQ's own log goes
+  to stderr;
+* runs small backtests of built-in strategies (``inline_bars``) in its own process, the way
+  RQ's ``SimpleWorker`` does: forking a horse, connecting it to the registry and faulting in
+  its memory cost more than such a backtest (~35 ms against ~25 ms), and a long-lived process
+  keeps its caches (bars, compiled statements, connections).  The price: such a job cannot be
+  killed — a cancel takes effect at its next check (it records nothing) and a crash takes the
+  worker with it (the job is then retried like any abandoned job).  User strategies, sweeps
+  and anything larger always get a horse;
 * enforces the job timeout from the outside too: a horse still alive ``kill_grace`` seconds
   after its timeout (stuck in compiled code, where RQ's in-process alarm cannot interrupt it)
   is killed, and the run is failed with a timeout reason — not retried;
@@ -22,11 +30,13 @@ On top of RQ, :class:`CoinbtWorker`
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -36,7 +46,7 @@ from rq.exceptions import NoSuchJobError
 
 from coinbt.jobs import alerts, config
 from coinbt.jobs.admin import rq_error
-from coinbt.jobs.tasks import error_summary, process_registry
+from coinbt.jobs.tasks import RUNNABLE, error_summary, process_registry
 from coinbt.storage import Registry
 from coinbt.storage.lifecycle import PENDING, set_status
 
@@ -68,6 +78,9 @@ class CoinbtWorker(Worker):
         Queue names, highest priority first.
     kill_grace : float
         Seconds after a job's timeout before its horse is killed from outside.
+    inline_bars : int, optional
+        Backtests of at most this many bars run inside the worker process instead of a
+        forked work horse (default ``$COINBT_WORKER_INLINE_BARS`` or 100,000; 0 = never).
     registry : Registry, optional
         Where runs are kept (default from the environment).
     **kwargs
@@ -80,13 +93,17 @@ class CoinbtWorker(Worker):
         queues: Sequence[str],
         *,
         kill_grace: float = KILL_GRACE_S,
+        inline_bars: int | None = None,
         registry: Registry | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(list(queues), **kwargs)
         self.kill_grace = float(kill_grace)
+        self.inline_bars = config.inline_bars() if inline_bars is None else int(inline_bars)
         self._registry = registry
         self._timed_out: str | None = None
+        self._inline: str | None = None  # id of the job running inside this process
+        self._beat: _Heartbeats | None = None
 
     @property
     def registry(self) -> Registry:
@@ -100,13 +117,63 @@ class CoinbtWorker(Worker):
         started = time.monotonic()
         attempt = _attempt(job)
         self._timed_out = None
+        inline = self.runs_inline(job)
         try:
-            super().execute_job(job, queue)
+            if inline:
+                self._execute_inline(job, queue)
+            else:
+                super().execute_job(job, queue)
         finally:
             try:
-                self._after_job(job, queue, attempt, time.monotonic() - started)
+                self._after_job(job, queue, attempt, time.monotonic() - started, inline)
             except Exception:  # the bookkeeping must never take the worker down
                 log.exception("job %s: after-job bookkeeping failed", job.id)
+
+    def runs_inline(self, job: Any) -> bool:
+        """Whether ``job`` runs inside this process (a backtest of at most ``inline_bars``)."""
+        bars = job.meta.get("bars")
+        return bool(self.inline_bars) and isinstance(bars, int) and 0 < bars <= self.inline_bars
+
+    def _execute_inline(self, job: Any, queue: Queue) -> None:
+        """RQ's ``SimpleWorker`` way: perform the job in this process, no fork.
+
+        The job keeps RQ's timeout (an alarm in this thread), callbacks, retries and result
+        handling, and a thread keeps its heartbeats going as the worker does for a horse (so
+        a worker that dies mid-job is noticed as quickly).  A stop request cannot kill it
+        here: the registry row is already ``cancelled`` by then, and the task records
+        nothing at its next check.
+        """
+        from rq.worker import WorkerStatus
+
+        self._inline = job.id
+        execution = self.prepare_execution(job)
+        self._beat = _Heartbeats(self, job, execution)
+        self._beat.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            self._beat.stop()
+            self._beat = None
+            self._inline = None
+            if self._stopped_job_id == job.id:
+                self._stopped_job_id = None
+        self.set_state(WorkerStatus.IDLE)
+
+    def handle_execution_ended(self, job: Any, queue: Queue, heartbeat_ttl: int) -> None:
+        # RQ's first step once a job has returned or raised: no heartbeat may follow it (one
+        # would put the ended execution back among the started ones)
+        if self._beat is not None:
+            self._beat.stop()
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
+
+    def kill_horse(self, sig: Any = None) -> None:
+        if self._inline is not None:
+            log.info("job %s runs inside the worker: it stops at its next check", self._inline)
+            return
+        if sig is None:
+            super().kill_horse()
+        else:
+            super().kill_horse(sig)
 
     def maintain_heartbeats(self, job: Any, execution: Any) -> None:
         super().maintain_heartbeats(job, execution)
@@ -137,7 +204,9 @@ class CoinbtWorker(Worker):
 
     # -- after each job ------------------------------------------------------------------------
 
-    def _after_job(self, job: Any, queue: Queue, attempt: int, duration: float) -> None:
+    def _after_job(
+        self, job: Any, queue: Queue, attempt: int, duration: float, inline: bool = False
+    ) -> None:
         try:
             job.refresh()
             rq_status = str(job.get_status(refresh=False).value)
@@ -169,6 +238,7 @@ class CoinbtWorker(Worker):
                     "worker": self.name,
                     "status": status,
                     "attempt": attempt,
+                    "mode": "inline" if inline else "horse",
                     "duration_s": round(duration, 3),
                     "error": error_summary(error) or None,
                 }
@@ -202,6 +272,32 @@ class CoinbtWorker(Worker):
         return str(row["error"]) if row["error"] else None
 
 
+class _Heartbeats(threading.Thread):
+    """Heartbeats of a job running inside the worker, every ``job_monitoring_interval``
+    seconds (what the worker does for a horse while it waits on it)."""
+
+    def __init__(self, worker: CoinbtWorker, job: Any, execution: Any) -> None:
+        super().__init__(name=f"coinbt-heartbeat-{job.id}", daemon=True)
+        self.worker, self.job, self.execution = worker, job, execution
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self._done.wait(self.worker.job_monitoring_interval):
+            with self._lock:
+                if self._done.is_set():
+                    return
+                try:
+                    Worker.maintain_heartbeats(self.worker, self.job, self.execution)
+                except Exception:  # a missed beat is not worth a failed job
+                    log.warning("job %s: heartbeat failed", self.job.id, exc_info=True)
+
+    def stop(self) -> None:
+        """No beat after this returns (one in flight is waited for)."""
+        with self._lock:
+            self._done.set()
+
+
 def _attempt(job: Any) -> int:
     """1 for the first run of a job, 2 for its first retry, …"""
     retries = int(job.meta.get("retries") or 0)
@@ -209,18 +305,22 @@ def _attempt(job: Any) -> int:
     return max(1, retries - int(left) + 1)
 
 
-def warm_numba_cache() -> float:
-    """Run one tiny backtest on synthetic bars so imports and the numba kernels (compiled, or
-    loaded from the on-disk cache) are ready before the first job; returns the seconds taken.
+def warm_up(registry: Registry | None = None) -> float:
+    """Get everything a job uses ready in this process, so forked work horses inherit it.
 
-    Forked work horses inherit all of it, so no job pays for it.
+    Runs one tiny backtest on synthetic bars (imports, the numba kernels — compiled or loaded
+    from the on-disk cache), serializes its artifact tables without storing them (the kernels
+    and pyarrow paths recording uses), and, given a registry, compiles the statements a job
+    runs against it (:func:`coinbt.storage.lifecycle.warm_statements`; nothing changes).
+    Returns the seconds taken.  Without this every horse paid ~10 ms loading a numba kernel
+    and ~5 ms compiling SQL.
     """
     import numpy as np
     import pandas as pd
 
     import coinbt
-    import coinbt.storage.registry  # noqa: F401 - imported now, not in every horse
-    from coinbt.metrics import compute_stats  # noqa: F401
+    from coinbt.storage.artifacts import TABLES, document_bytes, table_bytes
+    from coinbt.storage.lifecycle import warm_statements
 
     started = time.monotonic()
     rng = np.random.default_rng(0)
@@ -237,7 +337,13 @@ def warm_numba_cache() -> float:
         },
         index=pd.date_range("2020-01-01", periods=n, freq="1h", tz="UTC"),
     )
-    coinbt.backtest("sma_cross", bars=bars, timeframe="1h")
+    result = coinbt.backtest("sma_cross", bars=bars, timeframe="1h")
+    for name in TABLES:
+        table_bytes(getattr(result, name))
+    document_bytes(result.spec.to_dict())
+    document_bytes(dict(result.stats))
+    if registry is not None:
+        warm_statements(registry, result, RUNNABLE)
     return time.monotonic() - started
 
 
@@ -267,6 +373,7 @@ def run_worker(
     warm: bool = True,
     heartbeat: int = HEARTBEAT_S,
     kill_grace: float = KILL_GRACE_S,
+    inline_bars: int | None = None,
     max_jobs: int | None = None,
     logging_level: str = "INFO",
 ) -> bool:
@@ -283,12 +390,15 @@ def run_worker(
     redis_url : str, optional
         Default ``$COINBT_REDIS_URL``.
     warm : bool
-        Run :func:`warm_numba_cache` before taking work.
+        Run :func:`warm_up` before taking work.
     heartbeat : int
         Seconds between heartbeats while a job runs (RQ's ``job_monitoring_interval``);
         ``coinbt jobs recover --stale-after`` must be several of these.
     kill_grace : float
         Seconds after a job's timeout before its horse is killed from outside.
+    inline_bars : int, optional
+        Backtests of at most this many bars run in the worker process, without forking
+        (default ``$COINBT_WORKER_INLINE_BARS`` or 100,000; 0 = every job in a work horse).
     max_jobs : int, optional
         Quit after this many jobs.
     logging_level : str
@@ -320,15 +430,20 @@ def run_worker(
         job_monitoring_interval=int(heartbeat),
         maintenance_interval=MAINTENANCE_S,
         kill_grace=kill_grace,
+        inline_bars=inline_bars,
     )
+    registry = process_registry()  # open the registry once, before any horse is forked
     if warm:
-        seconds = warm_numba_cache()
-        log.info("worker %s: numba kernels warm in %.2f s", worker.name, seconds)
-    process_registry()  # open the registry once, before any horse is forked
+        seconds = warm_up(registry)
+        log.info("worker %s: numba kernels and registry statements warm in %.2f s",
+                 worker.name, seconds)  # fmt: skip
+    # objects alive now live as long as the worker: keep the garbage collector of every
+    # horse away from them, or its first collection writes to (and so copies) every page
+    gc.freeze()
     os.environ[config.WORKER_PID_ENV] = str(os.getpid())  # horses leave alerts to us
     return worker.work(
         burst=burst, with_scheduler=True, max_jobs=max_jobs, logging_level=logging_level.upper()
     )
 
 
-__all__ = ["CoinbtWorker", "run_worker", "warm_numba_cache"]
+__all__ = ["CoinbtWorker", "run_worker", "warm_up"]

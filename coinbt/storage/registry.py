@@ -223,14 +223,15 @@ class Registry:
             try:
                 with self.engine.begin() as conn:
                     if insert is not None:
+                        # one statement for every row, values as parameters: compiled once
+                        # and cached (values(**row) cost ~1 ms of Python per insert)
                         stmt = (
-                            insert(Run)
-                            .values(**row)
+                            insert(Run.__table__)
                             .on_conflict_do_nothing(index_elements=["run_id"])
-                            .returning(Run.run_id)
+                            .returning(Run.__table__.c.run_id)
                         )
                         # (rowcount is not reliable here on psycopg; RETURNING is)
-                        if conn.execute(stmt).first() is None:
+                        if conn.execute(stmt, dict(row)).first() is None:
                             return False  # a concurrent recorder stored it first
                     else:
                         conn.execute(Run.__table__.insert().values(**row))
