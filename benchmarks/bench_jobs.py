@@ -26,11 +26,12 @@ backtests (1e4 bars) a worker runs per second — one worker, then two.
 * **Throughput.** ``--backtests`` jobs are enqueued first, then 1 (then 2) ``coinbt worker
   --burst`` processes drain the queue (RQ's CLI worker if ``coinbt worker`` is not
   installed).  Rate = jobs / (first job started → last job ended, RQ's own timestamps); the
-  workers' start-up (imports, numba warm-up ~1-2 s) is outside that span and reported apart.
-  Inside it: RQ's dequeue and bookkeeping, a fork per job (a work horse), the task (registry
-  connection, status update, bars loaded from the catalog and fingerprinted, signals,
-  simulation, stats, six artifacts written with SHA-256, the registry row), and the worker's
-  per-job log line.
+  workers' start-up (imports, warm-up ~1-2 s) is outside that span and reported apart.
+  Inside it: RQ's dequeue and bookkeeping, the task (status update, bars loaded — from the
+  worker's bars cache after the first job — and fingerprinted, signals, simulation, stats, six
+  artifacts written with SHA-256 and fsynced, the registry row), and the worker's per-job log
+  line.  These small built-in backtests run inside the worker (``--inline-bars``, the
+  default); one more run with ``--inline-bars 0`` forks a work horse per job, for comparison.
 * **Where the time goes** (first, on an idle machine). The task's steps timed alone in this
   process, a fork of this process, and cProfile of submit and status.  The sweep path
   (``coinbt.jobs.submit_sweep``, chunks of 50 trials) runs the same number of backtests for
@@ -237,7 +238,9 @@ def worker_command() -> tuple[list[str], str]:
     return cmd, "rq worker (coinbt worker not installed)"
 
 
-def throughput(base: dict[str, Any], workers: int, n: int, first: int, tmp: Path) -> Any:
+def throughput(
+    base: dict[str, Any], workers: int, n: int, first: int, tmp: Path, *worker_args: str
+) -> Any:
     import redis
     from rq.job import Job as RQJob
 
@@ -252,7 +255,8 @@ def throughput(base: dict[str, Any], workers: int, n: int, first: int, tmp: Path
     ids = [submit(spec, registry=reg).id for spec in work]
     submit_s = time.perf_counter() - t0
     cmd, kind = worker_command()
-    logs = [tmp / f"worker-{workers}-{k}.log" for k in range(workers)]
+    cmd = [*cmd, *worker_args]
+    logs = [tmp / f"worker-{workers}-{'-'.join(worker_args)}-{k}.log" for k in range(workers)]
     t0 = time.perf_counter()
     procs = [
         subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -279,14 +283,17 @@ def throughput(base: dict[str, Any], workers: int, n: int, first: int, tmp: Path
         for a, b in zip(ordered, ordered[1:], strict=False)
     ]
     conn.close()
-    durations = []
+    durations, modes = [], {}
     for path in logs:
         for line in path.read_text().splitlines():
             if line.startswith('{"event": "job"'):
-                durations.append(json.loads(line)["duration_s"])
+                event = json.loads(line)
+                durations.append(event["duration_s"])
+                modes[event.get("mode")] = modes.get(event.get("mode"), 0) + 1
     return {
         "workers": workers,
-        "worker": kind,
+        "worker": " ".join([kind, *worker_args]),
+        "modes": modes,
         "backtests": n,
         "finished_in_registry": done,
         "enqueue_s": submit_s,
@@ -357,6 +364,7 @@ def task_breakdown(base: dict[str, Any], first: int) -> dict[str, Any]:
     """The steps of one small-backtest job, timed alone in this process (median of 15)."""
     from coinbt.api import BacktestPlan, execute
     from coinbt.data import bars_fingerprint, load_bars
+    from coinbt.data import cache as bars_cache
     from coinbt.engine import EngineSettings
     from coinbt.jobs import tasks
     from coinbt.results import RunSpec
@@ -390,6 +398,13 @@ def task_breakdown(base: dict[str, Any], first: int) -> dict[str, Any]:
         "registry_open_s": _median_time(open_registry, reps),
         "load_bars_s": _median_time(
             lambda _: load_bars("BTC-USDT", "1h", spec0.data_start, spec0.data_end, "binance"),
+            reps,
+        ),
+        "load_bars_uncached_s": _median_time(
+            lambda _: (
+                bars_cache.clear(),
+                load_bars("BTC-USDT", "1h", spec0.data_start, spec0.data_end, "binance"),
+            ),
             reps,
         ),
         "bars_fingerprint_s": _median_time(lambda _: bars_fingerprint(bars), reps),
@@ -434,6 +449,7 @@ FOCUS = {
     "RQ enqueue": ("rq/queue.py", "enqueue"),
     "registry status query": ("coinbt/storage/registry.py", "status"),
     "RQ job fetch (Job.fetch)": ("rq/job.py", "fetch"),
+    "RQ status + meta, one round trip (Job._rq_state)": ("coinbt/jobs/api.py", "_rq_state"),
     "new Redis connection (make_connection)": ("redis/connection.py", "make_connection"),
 }
 
@@ -535,7 +551,8 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
     tb = report["task_breakdown"]
     for label, key in (
         ("registry open (engine, schema check, first query)", "registry_open_s"),
-        ("load_bars from the catalog", "load_bars_s"),
+        ("load_bars, a repeated request (bars cache)", "load_bars_s"),
+        ("load_bars, cache cleared (read, validate)", "load_bars_uncached_s"),
         ("bars_fingerprint", "bars_fingerprint_s"),
         ("signals + simulate + stats", "signals_simulate_stats_s"),
         ("six artifacts written (Parquet, JSON, SHA-256)", "artifacts_write_s"),
@@ -562,7 +579,8 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
         "burst; first job started -> last job ended)",
         "                               workers   backtests/s   per worker   span s   job median ms",
     ]
-    for label, row in (("one job per backtest", one), ("", two)):
+    forked = report["throughput_forked"]
+    for label, row in (("one job per backtest", one), ("", two), ("  every job forked", forked)):
         lines.append(
             f"  {label:<28} {row['workers']:>7}   {row['per_s']:11.1f}   "
             f"{row['per_s_per_worker']:10.1f}   {row['first_start_to_last_end_s']:6.1f}   "
@@ -574,11 +592,15 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
             f"{row['trials_per_s_per_worker']:10.1f}   "
             f"{row['first_start_to_finalizer_end_s']:6.1f}"
         )
+    for label, row in (("inline (default)", one), ("forked", forked)):
+        lines.append(
+            f"  one worker, {label}, per job {1e3 / row['per_s']:.1f} ms: job "
+            f"{row['rq_started_to_ended_s_median'] * 1e3:.1f} ms (of which the task, running -> "
+            f"recorded in the registry: {row['registry_started_to_finished_s_median'] * 1e3:.1f}"
+            f" ms), between jobs {row['rq_gap_between_jobs_s_median'] * 1e3:.1f} ms; modes "
+            f"{row['modes']}"
+        )
     lines += [
-        f"  one worker, per job {1e3 / one['per_s']:.1f} ms: work horse "
-        f"{one['rq_started_to_ended_s_median'] * 1e3:.1f} ms (of which the task, running -> "
-        f"recorded in the registry: {one['registry_started_to_finished_s_median'] * 1e3:.1f} ms), "
-        f"between jobs {one['rq_gap_between_jobs_s_median'] * 1e3:.1f} ms",
         "",
         f"latency, {args.clients} client processes x {args.calls} submits + {args.calls} status "
         "calls each, ms",
@@ -666,6 +688,12 @@ def main(argv: list[str] | None = None) -> int:
                 report["phase_load"][f"throughput_{workers}"] = settle()
                 report["throughput"].append(throughput(base, workers, args.backtests, first, tmp))
                 first += args.backtests
+            log(f"throughput: {args.backtests} backtests, 1 worker, every job forked …")
+            report["phase_load"]["throughput_forked"] = settle()
+            report["throughput_forked"] = throughput(
+                base, 1, args.backtests, first, tmp, "--inline-bars", "0"
+            )
+            first += args.backtests
             report["sweep_throughput"] = []
             for workers, fee in ((1, 0.0006), (2, 0.0007)):
                 log(f"sweep throughput: {args.backtests} trials, {workers} worker(s) …")
