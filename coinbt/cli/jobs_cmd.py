@@ -236,6 +236,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("progress", f"{_pct(job.get('progress'))}  {job.get('message') or ''}".rstrip()),
         ("kind", job["kind"]),
         ("what", f"{job['strategy']} {job['symbol']} {job['timeframe']} {job.get('params')}"),
+        ("notebook", job.get("notebook_uri")),
         ("queue", job.get("queue")),
         ("worker", job.get("worker")),
         ("attempt", _attempts(job)),

@@ -1,16 +1,20 @@
 """Background jobs on RQ + Redis: submit, follow, cancel (``docs/operations.md``)."""
 
 from coinbt.jobs.api import Job, JobStatus, get_job, submit, submit_backtest
-from coinbt.jobs.sweep import submit_sweep
+from coinbt.jobs.notebook import NotebookRequest, submit_notebook
+from coinbt.jobs.sweep import SweepRequest, submit_sweep
 from coinbt.jobs.sweep_job import SweepJob, SweepStatus
 
 __all__ = [
     "Job",
     "JobStatus",
+    "NotebookRequest",
     "SweepJob",
+    "SweepRequest",
     "SweepStatus",
     "get_job",
     "submit",
     "submit_backtest",
+    "submit_notebook",
     "submit_sweep",
 ]

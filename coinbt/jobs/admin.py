@@ -199,6 +199,7 @@ def job_details(registry: Registry, conn: Any, job_id: str) -> dict[str, Any]:
         out["error"] = rq_error(live)
     out["params"] = _plain(record.get("params"))
     out["tags"] = _plain(record.get("tags"))
+    out["notebook_uri"] = record.get("notebook_uri")
     doc = read_job_document(registry, run_id)
     out["job_document"] = (
         {k: doc[k] for k in ("queue", "task", "retries", "retry_intervals", "timeout", "submitted")}

@@ -121,7 +121,8 @@ class Job:
         return JobStatus(state, float(meta.get("progress", 0.0)), str(meta.get("message", state)))
 
     def result(self) -> Any:
-        """The finished run from the registry (:class:`~coinbt.results.BacktestResult`).
+        """The finished run from the registry (:class:`~coinbt.results.BacktestResult`; for a
+        notebook run, the executed notebook as an ``nbformat.NotebookNode``).
 
         Raises
         ------
@@ -132,6 +133,11 @@ class Job:
         if st.state != "finished":
             detail = f": {st.error.strip().splitlines()[-1]}" if st.error else ""
             raise JobError(f"job {self.id} is {st.state}{detail}")
+        row = self.registry.run(self.id)
+        if row is not None and row["kind"] == "notebook":
+            from coinbt.jobs.notebook import executed_notebook
+
+            return executed_notebook(self.registry, self.id)
         return self.registry.load(self.id)
 
     def wait(
@@ -143,7 +149,7 @@ class Job:
         from tqdm.auto import tqdm
 
         deadline = None if timeout is None else time.monotonic() + timeout
-        bar = tqdm(total=100, desc=f"job {self.id[:12]}", disable=not progress, leave=False)
+        bar = tqdm(total=100, desc=f"job {self.id[:12]}", disable=not progress, leave=True)
         try:
             while True:
                 st = self.status()
@@ -267,12 +273,16 @@ def submit(
     registry: Registry | None = None,
     redis_url: str | None = None,
 ) -> Job:
-    """Run a planned backtest in the background; returns its :class:`Job` (id = run id).
+    """Run work in the background — a planned backtest, a sweep or a notebook; returns its
+    :class:`Job` (id = run id; a :class:`~coinbt.jobs.SweepJob` for a sweep).
 
     Parameters
     ----------
-    work : RunSpec or BacktestPlan
-        What to run (see :func:`submit_backtest` to plan and submit in one call).
+    work : RunSpec, BacktestPlan, SweepRequest or NotebookRequest
+        What to run: a backtest (see :func:`submit_backtest` to plan and submit in one
+        call), a sweep (:class:`~coinbt.jobs.SweepRequest`, as :func:`submit_sweep`) or a
+        notebook with parameters (:class:`~coinbt.jobs.NotebookRequest`, as
+        :func:`~coinbt.jobs.submit_notebook`).
     queue : str
         RQ queue name; workers listen on the queues given to ``coinbt worker --queues``.
     strategy : str or callable, optional
@@ -308,6 +318,15 @@ def submit(
     :func:`job_document`) next to the run's artifacts: what ``coinbt jobs recover`` needs to
     enqueue the run again when Redis has lost it.
     """
+    from coinbt.jobs.notebook import NotebookRequest, submit_notebook
+    from coinbt.jobs.sweep import SweepRequest
+
+    common = dict(queue=queue, retries=retries, retry_intervals=retry_intervals,
+                  timeout=timeout, tags=tags, registry=registry)  # fmt: skip
+    if isinstance(work, NotebookRequest):
+        return submit_notebook(work, redis_url=redis_url, **common)  # type: ignore[no-any-return]
+    if isinstance(work, SweepRequest):
+        return work.submit(**common)
     spec = _spec_of(work)
     ref = _strategy_ref(spec, strategy)
     url = redis_url or config.redis_url()

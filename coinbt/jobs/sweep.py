@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,27 @@ def _space_json(space: Mapping[str, Any]) -> dict[str, Any]:
         name: {"lo": v.lo, "hi": v.hi, "num": v.num} if isinstance(v, Range) else list(v)
         for name, v in space.items()
     }
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """A sweep to run on workers (what :func:`coinbt.jobs.submit` takes): the arguments of
+    :func:`submit_sweep`, with ``options`` for its keyword arguments (``exchange``, ``random``,
+    ``seed``, ``chunk_size``, engine settings, …)."""
+
+    strategy: Any
+    space: Mapping[str, Any]
+    symbol: str
+    timeframe: str
+    start: Any = None
+    end: Any = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def submit(self, **kwargs: Any) -> SweepJob:
+        """:func:`submit_sweep` with this request (``kwargs``: queue, retries, tags, …)."""
+        given = {k: v for k, v in kwargs.items() if v is not None}
+        return submit_sweep(self.strategy, self.space, self.symbol, self.timeframe,
+                            self.start, self.end, **{**dict(self.options), **given})  # fmt: skip
 
 
 def submit_sweep(

@@ -265,7 +265,7 @@ class SweepJob:
             desc=f"sweep {self.id[:12]}",
             unit="trial",
             disable=not progress,
-            leave=False,
+            leave=True,  # the final state stays in the notebook or terminal
         )
         try:
             while True:

@@ -104,7 +104,7 @@ def run_backtest(
 #: registry states a worker may start a run from (``failed``: requeued by plain ``rq requeue``)
 RUNNABLE = ("queued", "running", "failed")
 #: errors that the same run would raise again: retrying them only delays the failure
-_PERMANENT = ("JobTimeoutException", "ConfigError", "DataError")
+_PERMANENT = ("JobTimeoutException", "ConfigError", "DataError", "PapermillExecutionError")
 
 
 def error_summary(text: str | None) -> str:

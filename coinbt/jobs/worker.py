@@ -212,6 +212,10 @@ class CoinbtWorker(Worker):
             rq_status = str(job.get_status(refresh=False).value)
         except NoSuchJobError:
             rq_status = "deleted"
+        if job.meta.get("kind") == "notebook":
+            from coinbt.jobs.notebook_tasks import kill_kernel
+
+            kill_kernel(job)  # a horse killed mid-notebook leaves its kernel behind
         status = _STATUS.get(rq_status, rq_status)
         error: str | None = None
         owns_row = self.registry.status(job.id) is not None  # sweeps keep their own rows
