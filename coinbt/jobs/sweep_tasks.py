@@ -29,6 +29,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from coinbt.errors import ConfigError, JobError
+from coinbt.jobs.tasks import process_registry
 from coinbt.results import RunSpec
 from coinbt.storage import Registry
 from coinbt.storage.artifacts import ArtifactInfo, table_bytes
@@ -202,34 +203,30 @@ def run_chunk(
     JobError
         When one or more trials failed (the others are recorded); the message names them.
     """
-    reg = registry if registry is not None else Registry()
+    reg = registry if registry is not None else process_registry()
     meta = _Meta(len(trials), on_trial)
-    try:
-        if reg.status(parent_id) == "cancelled":
-            meta(0, "sweep cancelled", force=True)
-            return {"trials": len(trials), "ran": 0, "skipped": 0}
-        set_status(reg, parent_id, "running", only_from=["queued"])
-        specs = [RunSpec.from_dict({**base_spec, "params": dict(p)}) for p in trials]
-        done = finished_ids(reg, [s.run_id for s in specs])
-        todo = [s for s in specs if s.run_id not in done]
-        meta(len(done), f"{len(done)} of {len(specs)} trials already recorded", force=True)
-        if not todo:
-            return {"trials": len(specs), "ran": 0, "skipped": len(done)}
-        failures = _run_trials(reg, parent_id, todo, strategy, meta, skipped=len(done))
-        if failures == -1:
-            return {"trials": len(specs), "ran": 0, "skipped": len(done)}
-        if failures:
-            first_params, first_error = failures[0]
-            raise JobError(
-                f"sweep {parent_id} chunk {chunk}: {len(failures)} of {len(specs)} trials "
-                f"failed (the others are recorded); first: params {first_params}: "
-                f"{first_error.strip().splitlines()[-1]}\n\n{first_error}"
-            )
-        meta(len(specs), "finished", force=True)
-        return {"trials": len(specs), "ran": len(todo), "skipped": len(done)}
-    finally:
-        if registry is None:
-            reg.close()
+    if reg.status(parent_id) == "cancelled":
+        meta(0, "sweep cancelled", force=True)
+        return {"trials": len(trials), "ran": 0, "skipped": 0}
+    set_status(reg, parent_id, "running", only_from=["queued"])
+    specs = [RunSpec.from_dict({**base_spec, "params": dict(p)}) for p in trials]
+    done = finished_ids(reg, [s.run_id for s in specs])
+    todo = [s for s in specs if s.run_id not in done]
+    meta(len(done), f"{len(done)} of {len(specs)} trials already recorded", force=True)
+    if not todo:
+        return {"trials": len(specs), "ran": 0, "skipped": len(done)}
+    failures = _run_trials(reg, parent_id, todo, strategy, meta, skipped=len(done))
+    if failures == -1:
+        return {"trials": len(specs), "ran": 0, "skipped": len(done)}
+    if failures:
+        first_params, first_error = failures[0]
+        raise JobError(
+            f"sweep {parent_id} chunk {chunk}: {len(failures)} of {len(specs)} trials "
+            f"failed (the others are recorded); first: params {first_params}: "
+            f"{first_error.strip().splitlines()[-1]}\n\n{first_error}"
+        )
+    meta(len(specs), "finished", force=True)
+    return {"trials": len(specs), "ran": len(todo), "skipped": len(done)}
 
 
 def _run_trials(
@@ -290,26 +287,22 @@ def finalize(parent_id: str, definition_sha256: str, registry: Registry | None =
     JobError
         When a trial is not recorded (a chunk was cancelled, or its rows were deleted).
     """
-    reg = registry if registry is not None else Registry()
-    try:
-        status = reg.status(parent_id)
-        if status == "finished":
-            return parent_id
-        if status is None:
-            raise JobError(f"sweep {parent_id}: no such run in the registry at {reg.url}")
-        data = reg.store.get(parent_id, DEFINITION, definition_sha256)
-        definition = json.loads(data)
-        table = trial_table(reg, definition)
-        infos: list[ArtifactInfo] = [
-            reg.store.put(parent_id, DEFINITION, data),
-            reg.store.put(parent_id, TABLE, table_bytes(table), len(table)),
-        ]
-        row = parent_row(reg, parent_id, definition, status="finished", tags=None)
-        complete_run(reg, row, infos)
+    reg = registry if registry is not None else process_registry()
+    status = reg.status(parent_id)
+    if status == "finished":
         return parent_id
-    finally:
-        if registry is None:
-            reg.close()
+    if status is None:
+        raise JobError(f"sweep {parent_id}: no such run in the registry at {reg.url}")
+    data = reg.store.get(parent_id, DEFINITION, definition_sha256)
+    definition = json.loads(data)
+    table = trial_table(reg, definition)
+    infos: list[ArtifactInfo] = [
+        reg.store.put(parent_id, DEFINITION, data),
+        reg.store.put(parent_id, TABLE, table_bytes(table), len(table)),
+    ]
+    row = parent_row(reg, parent_id, definition, status="finished", tags=None)
+    complete_run(reg, row, infos)
+    return parent_id
 
 
 def trial_table(registry: Registry, definition: Mapping[str, Any]) -> pd.DataFrame:
