@@ -18,6 +18,7 @@ from coinbt.cli import (
     db_cmd,
     jobs_cmd,
     legacy_cmd,
+    report_cmd,
     runs_cmd,
     storage_cmd,
     sweep_cmd,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     legacy_cmd.register(sub)
     jobs_cmd.register(sub)
     worker_cmd.register(sub)
+    report_cmd.register(sub)
     return parser
 
 

@@ -112,7 +112,7 @@ def run_notebook(
                 kernel_name=kernel or "python3",
                 execution_timeout=cell_timeout,
                 progress_bar=False,
-                cwd=tmp,
+                cwd=os.getcwd(),  # relative defaults (.coinbt/registry.db) as in this process
             )
         finally:
             _publish_kernel(None)  # papermill shut it down (or it is dead): nothing to clean

@@ -197,6 +197,36 @@ def complete_run(registry: Registry, row: Mapping[str, Any], artifacts: Iterable
     return True
 
 
+def attach_artifacts(
+    registry: Registry,
+    run_id: str,
+    artifacts: Iterable[Any],
+    *,
+    notebook_uri: str | None = None,
+) -> bool:
+    """Add stored objects (a report notebook, its HTML) to an existing run, replacing
+    artifacts of the same names, and optionally point ``notebook_uri`` at one of them; one
+    transaction.  Returns False when there is no such run."""
+    rows = artifact_rows(run_id, artifacts)
+    names = [r["name"] for r in rows]
+    try:
+        with registry.engine.begin() as conn:
+            if conn.execute(select(Run.run_id).where(Run.run_id == run_id)).first() is None:
+                return False
+            if names:
+                conn.execute(
+                    delete(Artifact).where(Artifact.run_id == run_id, Artifact.name.in_(names))
+                )
+                conn.execute(Artifact.__table__.insert(), rows)
+            if notebook_uri is not None:
+                conn.execute(
+                    update(Run).where(Run.run_id == run_id).values(notebook_uri=notebook_uri)
+                )
+    except SQLAlchemyError as exc:
+        raise StorageError(f"run {run_id}: registry write failed: {exc}") from exc
+    return True
+
+
 def warm_statements(registry: Registry, result: Any, runnable: Iterable[str]) -> None:
     """Compile the statements a job runs (status checks, ``running``, completing the row)
     by running them for a run id no run can have, so nothing changes.
@@ -216,6 +246,7 @@ def warm_statements(registry: Registry, result: Any, runnable: Iterable[str]) ->
 __all__ = [
     "PENDING",
     "STATUSES",
+    "attach_artifacts",
     "complete_run",
     "discard_queued",
     "queue_run",

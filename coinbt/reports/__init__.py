@@ -1,0 +1,22 @@
+"""Reports: papermill templates run with checked parameters, archived with their run.
+
+``coinbt report backtest -p strategy volume_zone_breakout -p symbol BTC-USDT …`` (or
+:func:`run_report`) executes ``notebooks/templates/<name>.ipynb``, writes
+``reports/<run_id>.ipynb`` and an HTML rendering, and stores both as artifacts of the run
+(``docs/notebooks.md``).  Templates stay thin: their second cell calls
+:func:`backtest_plan`, which turns the literal parameters into a validated plan.
+"""
+
+from coinbt.reports.params import backtest_plan, report_options
+from coinbt.reports.runner import ReportResult, run_report
+from coinbt.reports.templates import check_parameters, template_names, template_path
+
+__all__ = [
+    "ReportResult",
+    "backtest_plan",
+    "check_parameters",
+    "report_options",
+    "run_report",
+    "template_names",
+    "template_path",
+]

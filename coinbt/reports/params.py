@@ -1,0 +1,123 @@
+"""Template parameters → validated plans.
+
+A template's parameters cell holds literals only (papermill passes JSON values); the cell after
+it calls :func:`backtest_plan`, so a wrong type or value fails in the first executed cell with
+a message that names the parameter, and :func:`coinbt.reports.run_report` makes the same call
+before it starts a kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from coinbt.errors import ConfigError
+
+#: the parameters of the backtest template that make up its plan (the rest only shape the report)
+BACKTEST_FIELDS = (
+    "strategy",
+    "symbol",
+    "timeframe",
+    "start",
+    "end",
+    "exchange",
+    "params",
+    "settings",
+)
+
+
+def _text(name: str, value: Any, *, optional: bool = False, example: str) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"parameter {name}={value!r}: expected text such as {example}"
+            + (" or None" if optional else ""),
+            field=name,
+        )
+    return value.strip()
+
+
+def _mapping(name: str, value: Any, example: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(
+            f"parameter {name}={value!r}: expected a mapping of names to values such as "
+            f"{example} (YAML or -p {name} '{example}' on the command line)",
+            field=name,
+        )
+    return dict(value)
+
+
+def backtest_plan(
+    strategy: Any,
+    symbol: Any,
+    timeframe: Any,
+    start: Any = None,
+    end: Any = None,
+    exchange: Any = None,
+    params: Any = None,
+    settings: Any = None,
+) -> Any:
+    """The :class:`~coinbt.api.BacktestPlan` a backtest report runs.
+
+    Parameters
+    ----------
+    strategy, symbol, timeframe : str
+        As :func:`coinbt.backtest` (a strategy name, preset or ``module:function``).
+    start, end : str, optional
+        ISO dates or times (papermill passes dates as text).
+    exchange : str, optional
+    params : dict, optional
+        Strategy parameters; unknown names fail with the closest declared one.
+    settings : dict, optional
+        Engine settings (``fee_rate``, ``slippage``, ``stop_loss`` …).
+
+    Raises
+    ------
+    ConfigError, DataError
+        Named parameter, what was expected, and how to fix it.
+    """
+    from coinbt.api import plan_backtest
+
+    name = _text("strategy", strategy, example="'volume_zone_breakout'")
+    sym = _text("symbol", symbol, example="'BTC-USDT'")
+    tf = _text("timeframe", timeframe, example="'1h'")
+    lo = _text("start", start, optional=True, example="'2023-01-01'")
+    hi = _text("end", end, optional=True, example="'2023-12-31'")
+    ex = _text("exchange", exchange, optional=True, example="'binance'")
+    strategy_params = _mapping("params", params, '{"volume_window": 20}')
+    engine = _mapping("settings", settings, '{"fee_rate": 0.001}')
+    return plan_backtest(name, sym, tf, lo, hi, exchange=ex, params=strategy_params, **engine)
+
+
+def report_options(horizons: Any = (1, 4, 24), max_candles: Any = 3000) -> dict[str, Any]:
+    """The backtest report's display parameters, checked: ``horizons`` (bars after each
+    signal for the signal study) and ``max_candles`` (candles drawn; longer runs are
+    resampled for the chart only)."""
+    if (
+        not isinstance(horizons, list | tuple)
+        or not horizons
+        or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in horizons)
+    ):
+        raise ConfigError(
+            f"parameter horizons={horizons!r}: expected a list of whole numbers of bars such "
+            "as [1, 4, 24]",
+            field="horizons",
+        )
+    if isinstance(max_candles, bool) or not isinstance(max_candles, int) or max_candles < 100:
+        raise ConfigError(
+            f"parameter max_candles={max_candles!r}: expected a whole number of at least 100 "
+            "(candles drawn in the chart)",
+            field="max_candles",
+        )
+    return {"horizons": list(horizons), "max_candles": max_candles}
+
+
+def plan_fields(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of a backtest report that :func:`backtest_plan` takes."""
+    return {k: parameters[k] for k in BACKTEST_FIELDS if k in parameters}
+
+
+__all__ = ["BACKTEST_FIELDS", "backtest_plan", "plan_fields", "report_options"]
