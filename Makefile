@@ -17,6 +17,10 @@ $(VENV)/.core: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e .
 	touch $@
 
+$(VENV)/.demo: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[storage,notebooks]'
+	touch $@
+
 $(VENV)/.dev: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
@@ -29,7 +33,7 @@ install: $(VENV)/.core  ## core package into .venv
 install-dev: $(VENV)/.dev  ## package + test tools
 install-bench: $(VENV)/.bench  ## package + peers for benchmarks
 
-demo: $(VENV)/.core  ## backtest bundled real candles and print the report path
+demo: $(VENV)/.demo  ## report both inherited strategies on bundled real candles; prints reports/index.html
 	$(VENV)/bin/coinbt demo
 
 test: $(VENV)/.dev  ## the whole test suite

@@ -68,9 +68,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "demo",
-        help="backtest bundled real candles and write a report",
-        description="Runs sma_cross on bundled Binance BTC-USDT 1h candles with fees, prints "
-        "the stats and the report path. Needs no server and no downloads.",
+        help="report both inherited strategies on bundled real candles (a batch of reports)",
+        description="Runs the backtest report template for volume_long_candle and "
+        "volume_zone_breakout on the bundled 1h candles of four markets (Binance BTC-USDT and "
+        "ETH-USDT, Coinbase BTC-USD, Upbit ETH-KRW) with fees and slippage, records every run "
+        "in the registry ($COINBT_REGISTRY_URL, default .coinbt/registry.db), prints their "
+        "headline numbers and the path of reports/index.html. Needs no server and no downloads.",
     )
     p.set_defaults(func=cmd_demo)
 
@@ -174,21 +177,26 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from coinbt.api import backtest
-    from coinbt.data import Catalog, load_bars
-    from coinbt.results.report import write_report
-    from coinbt.settings import bundled_data_root, reports_root
+    from coinbt.reports.batch import DEMO_PLAN, run_batch
+    from coinbt.storage import Registry
 
-    bars = load_bars("BTC-USDT", "1h", exchange="binance", catalog=Catalog([bundled_data_root()]))
-    result = backtest(
-        "sma_cross",
-        bars=bars,
-        params={"window": 50, "vol_mult": 1.5},
-        fee_rate=0.001,
-        slippage_bps=2.0,
-        stop_loss=0.05,
-    )
-    _print_result(result, as_json=False)
-    path = write_report(result, reports_root())
-    print(f"\nreport: {path.resolve()}")
-    return 0
+    outcome, index = run_batch(DEMO_PLAN)
+    reg = Registry()
+    try:
+        rows = [reg.run(run_id) for run_id in outcome]
+    finally:
+        reg.close()
+    print(f"{'strategy':<22}{'market':<26}{'return':>10}{'sharpe':>9}{'max dd':>10}{'trades':>8}")
+    for row in rows:
+        if row is None or row["status"] != "finished":
+            continue
+        market = f"{row['symbol']} {row['timeframe']} {row['exchange']}"
+        print(
+            f"{row['strategy']:<22}{market:<26}{row['total_return']:>10.2%}"
+            f"{row['sharpe']:>9.2f}{row['max_drawdown']:>10.2%}{row['n_trades']:>8}"
+        )
+    failed = [run_id for run_id, status in outcome.items() if status != "finished"]
+    if failed:
+        print(f"{len(failed)} report(s) failed: {', '.join(failed)}")
+    print(f"\nreport: {index.resolve()}")
+    return 1 if failed else 0

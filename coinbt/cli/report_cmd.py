@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from coinbt.reports.params import dates_as_text
+
 _DESCRIPTION = """\
 Execute a report template (notebooks/templates/TEMPLATE.ipynb, or a path to a notebook) with
 papermill in a fresh kernel. Parameters are checked against the template's parameters cell and
@@ -55,6 +57,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_report)
 
+    b = sub.add_parser(
+        "batch",
+        help="many reports from a YAML plan (matrix of strategies x markets x parameters)",
+        description=_BATCH_DESCRIPTION,
+        epilog=_BATCH_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    b.add_argument("plan", help="YAML plan (docs/notebooks.md)")
+    b.add_argument("--parallel", type=int, metavar="N", help="reports at once here (default 2)")
+    b.add_argument("--queue", metavar="Q", help="make them on RQ workers ($COINBT_REDIS_URL)")
+    b.add_argument("--reports-dir", metavar="DIR", help="default $COINBT_REPORTS_DIR or ./reports")
+    b.add_argument("--registry", metavar="URL", help="default $COINBT_REGISTRY_URL")
+    b.add_argument("--artifacts", metavar="URI", help="default $COINBT_ARTIFACTS_URI")
+    b.set_defaults(func=cmd_batch)
+
+
+_BATCH_DESCRIPTION = """\
+Make every report of a YAML plan: 'template', 'defaults', a 'matrix' whose every combination
+is one report, and/or a list of 'runs'. Every report is checked and planned before the first
+one starts. Reports run in parallel processes here (--parallel), or as RQ jobs (--queue).
+Writes REPORTS/index.html linking every report with its headline metrics, and prints its path.
+Exit 1 when a report failed (it is in the index as failed).
+"""
+
+_BATCH_EXAMPLE = """\
+example plan:
+  template: backtest
+  defaults: {timeframe: 1h, settings: {fee_rate: 0.001}}
+  matrix:
+    strategy: [volume_long_candle, volume_zone_breakout]
+    market: [{symbol: BTC-USDT, exchange: binance}, {symbol: ETH-USDT, exchange: binance}]
+"""
+
 
 def parse_value(text: str) -> Any:
     """A ``-p`` value: YAML scalars, lists and maps (``None``/``null`` = None); dates and
@@ -69,7 +104,7 @@ def parse_value(text: str) -> Any:
         return text
     if value is None or isinstance(value, dt.date | dt.datetime):
         return text
-    return _dates_as_text(value)
+    return dates_as_text(value)
 
 
 def read_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -86,30 +121,17 @@ def read_params(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--params-file {path}: cannot read it: {exc}") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"--params-file {path}: expected a YAML mapping of name: value")
-        params.update({str(k): _dates_as_text(v) for k, v in loaded.items()})
+        params.update({str(k): dates_as_text(v) for k, v in loaded.items()})
     for name, value in args.param:
         params[name] = parse_value(value)
     return params
-
-
-def _dates_as_text(value: Any) -> Any:
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_dates_as_text(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _dates_as_text(v) for k, v in value.items()}
-    return value
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from coinbt.reports import run_report
 
     params = read_params(args)
-    if args.registry:
-        os.environ["COINBT_REGISTRY_URL"] = args.registry  # the kernel inherits it
-    if args.artifacts:
-        os.environ["COINBT_ARTIFACTS_URI"] = args.artifacts
+    _environment(args)
     report = run_report(
         args.template,
         params,
@@ -126,3 +148,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"notebook: {report.notebook}")
     print(f"report:   {report.html}")
     return 0
+
+
+def _environment(args: argparse.Namespace) -> None:
+    if args.registry:
+        os.environ["COINBT_REGISTRY_URL"] = args.registry  # kernels inherit it
+    if args.artifacts:
+        os.environ["COINBT_ARTIFACTS_URI"] = args.artifacts
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from coinbt.reports.batch import run_batch
+
+    _environment(args)
+    outcome, index = run_batch(
+        args.plan, reports_dir=args.reports_dir, parallel=args.parallel, queue=args.queue
+    )
+    failed = [run_id for run_id, status in outcome.items() if status != "finished"]
+    print(
+        f"{len(outcome)} report(s), {len(failed)} failed"
+        + (": " + ", ".join(failed) if failed else "")
+    )
+    print(f"index: {Path(index).resolve()}")
+    return 1 if failed else 0

@@ -379,6 +379,10 @@ JOB_DOCUMENT = "job.json"
 _DOCUMENT_FORMAT = "coinbt-job"
 
 
+#: where job documents may point workers (a stored document never names arbitrary code)
+TASK_PACKAGES = ("coinbt.jobs.", "coinbt.reports.")
+
+
 def job_document(
     run_id: str,
     kind: str,
@@ -419,8 +423,10 @@ def job_document(
         if retry_intervals is None
         else config.retry_intervals(retry_intervals)
     )
-    if not task.startswith("coinbt.jobs."):
-        raise ConfigError(f"job task {task!r} is not a coinbt.jobs function", field="task")
+    if not task.startswith(TASK_PACKAGES):
+        raise ConfigError(
+            f"job task {task!r} is not a function of {' or '.join(TASK_PACKAGES)}", field="task"
+        )
     return {
         "format": _DOCUMENT_FORMAT,
         "version": 1,
@@ -464,8 +470,8 @@ def enqueue_document(conn: Any, doc: Mapping[str, Any]) -> Any:
     """
     from rq import Callback, Queue, Retry
 
-    if not str(doc["task"]).startswith("coinbt.jobs."):
-        raise JobError(f"run {doc['run_id']}: job task {doc['task']!r} is not a coinbt.jobs one")
+    if not str(doc["task"]).startswith(TASK_PACKAGES):
+        raise JobError(f"run {doc['run_id']}: job task {doc['task']!r} is not a coinbt task")
     retries = int(doc["retries"])
     return Queue(doc["queue"], connection=conn).enqueue(
         doc["task"],

@@ -77,6 +77,13 @@ def _engine() -> type:
     return CoinbtEngine
 
 
+def register_engine() -> None:
+    """Make papermill's ``engine_name="coinbt"`` this module's engine (idempotent)."""
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register("coinbt", _engine())
+
+
 def run_notebook(
     run_id: str,
     parameters: dict[str, Any],
@@ -91,7 +98,6 @@ def run_notebook(
     Does nothing for a run that is already finished or was cancelled.
     """
     import papermill
-    from papermill.engines import papermill_engines
 
     reg = registry if registry is not None else process_registry()
     if not set_status(reg, run_id, "running", only_from=RUNNABLE):
@@ -99,7 +105,7 @@ def run_notebook(
         return run_id
     report_progress(0.02, "starting the kernel")
     source = reg.store.get(run_id, INPUT)
-    papermill_engines.register("coinbt", _engine())
+    register_engine()
     with tempfile.TemporaryDirectory(prefix=f"coinbt-nb-{run_id}-") as tmp:
         src, out = Path(tmp) / INPUT, Path(tmp) / OUTPUT
         src.write_bytes(source)
@@ -169,4 +175,4 @@ def kill_kernel(job: Any) -> bool:
     return True
 
 
-__all__ = ["KERNEL_PID", "kill_kernel", "run_notebook"]
+__all__ = ["KERNEL_PID", "kill_kernel", "register_engine", "run_notebook"]

@@ -212,7 +212,7 @@ class CoinbtWorker(Worker):
             rq_status = str(job.get_status(refresh=False).value)
         except NoSuchJobError:
             rq_status = "deleted"
-        if job.meta.get("kind") == "notebook":
+        if job.meta.get("kernel_pid"):  # notebook and report jobs publish their kernel
             from coinbt.jobs.notebook_tasks import kill_kernel
 
             kill_kernel(job)  # a horse killed mid-notebook leaves its kernel behind

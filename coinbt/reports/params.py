@@ -115,9 +115,23 @@ def report_options(horizons: Any = (1, 4, 24), max_candles: Any = 3000) -> dict[
     return {"horizons": list(horizons), "max_candles": max_candles}
 
 
+def dates_as_text(value: Any) -> Any:
+    """YAML reads ``2023-06-30`` as a date; templates take ISO text (papermill would pass a
+    date object as its repr).  Applied through lists and mappings."""
+    import datetime as dt
+
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [dates_as_text(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: dates_as_text(v) for k, v in value.items()}
+    return value
+
+
 def plan_fields(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters of a backtest report that :func:`backtest_plan` takes."""
     return {k: parameters[k] for k in BACKTEST_FIELDS if k in parameters}
 
 
-__all__ = ["BACKTEST_FIELDS", "backtest_plan", "plan_fields", "report_options"]
+__all__ = ["BACKTEST_FIELDS", "backtest_plan", "dates_as_text", "plan_fields", "report_options"]

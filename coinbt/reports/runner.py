@@ -58,14 +58,12 @@ class ReportResult:
     error: str | None = None
 
 
-def _planner(path: Path) -> Any:
+def plan_report(path: Path, params: dict[str, Any]) -> Any:
+    """Check a report's parameters the way its template will and plan its run (nothing runs);
+    the plan's ``spec.run_id`` names the report."""
     if path.stem == "backtest":
-
-        def plan(params: dict[str, Any]) -> Any:
-            report_options(**{k: params[k] for k in ("horizons", "max_candles") if k in params})
-            return backtest_plan(**plan_fields(params))
-
-        return plan
+        report_options(**{k: params[k] for k in ("horizons", "max_candles") if k in params})
+        return backtest_plan(**plan_fields(params))
     raise ConfigError(
         f"template {path.name}: only the backtest template can be run as a report yet",
         field="template",
@@ -106,22 +104,25 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from coinbt.jobs.notebook_tasks import register_engine
     from coinbt.storage import Registry
 
     path = template_path(template)
     params = check_parameters(path, parameters)
-    plan = _planner(path)(params)
+    plan = plan_report(path, params)
     run_id = plan.spec.run_id
     out_dir = Path(reports_dir) if reports_dir is not None else reports_root()
     notebook, html = out_dir / f"{run_id}.ipynb", out_dir / f"{run_id}.html"
     error: str | None = None
     with tempfile.TemporaryDirectory(prefix=f"coinbt-report-{run_id}-") as tmp:
         executed = Path(tmp) / "report.ipynb"
+        register_engine()  # per-cell progress and a tracked kernel when run as a job
         try:
             papermill.execute_notebook(
                 str(path),
                 str(executed),
                 parameters=params,
+                engine_name="coinbt",
                 kernel_name=kernel,
                 execution_timeout=cell_timeout,
                 progress_bar=progress,
@@ -186,4 +187,4 @@ def _archive(reg: Any, spec: Any, data: bytes, html: bytes, error: str | None) -
     return str(reg.status(spec.run_id))
 
 
-__all__ = ["ReportResult", "render_html", "run_report"]
+__all__ = ["ReportResult", "plan_report", "render_html", "run_report"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,11 @@ from coinbt.cli.main import build_parser, main
 REPO = Path(__file__).resolve().parents[3]
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COINBT_REPORTS_DIR": str((cwd or REPO) / "reports")}
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    if env is None:
+        env = {**os.environ, "COINBT_REPORTS_DIR": str((cwd or REPO) / "reports")}
     return subprocess.run(
         [sys.executable, "-m", "coinbt.cli.main", *args],
         capture_output=True,
@@ -145,12 +149,21 @@ def test_strategies_lists_parameters():
     assert "sma_cross" in proc.stdout and "window: int = 20" in proc.stdout
 
 
-def test_demo_prints_stats_and_an_existing_report(tmp_path):
-    proc = run_cli("demo", cwd=tmp_path)
+def test_demo_reports_both_strategies_on_bundled_markets(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COINBT_")}
+    proc = run_cli("demo", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
-    report = Path(proc.stdout.strip().splitlines()[-1].removeprefix("report: "))
-    assert report.is_file() and report.parent.parent == tmp_path / "reports"
-    assert {"spec.json", "stats.json", "trades.parquet", "equity.parquet"} <= {
-        p.name for p in report.parent.iterdir()
-    }
-    assert "total_return" in proc.stdout
+    index = Path(proc.stdout.strip().splitlines()[-1].removeprefix("report: "))
+    assert index == tmp_path / "reports" / "index.html" and index.is_file()
+    page = index.read_text()
+    for strategy in ("volume_long_candle", "volume_zone_breakout"):
+        assert page.count(strategy) == 4, strategy
+    links = re.findall(r'href="([0-9a-f]{16})\.html"', page)
+    assert len(set(links)) == 8
+    for run_id in links:
+        assert (tmp_path / "reports" / f"{run_id}.html").stat().st_size > 10_000
+        assert (tmp_path / "reports" / f"{run_id}.ipynb").is_file()
+    registry = tmp_path / ".coinbt" / "registry.db"
+    assert registry.is_file()  # the embedded default registry, relative to where it ran
+    for market in ("BTC-USDT 1h binance", "ETH-USDT 1h binance", "BTC-USD 1h coinbase"):
+        assert market in proc.stdout

@@ -1,0 +1,80 @@
+"""``coinbt batch``: a plan of reports run in parallel processes, with an index page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from coinbt.cli.main import main
+from coinbt.errors import ConfigError
+from coinbt.reports.batch import expand, read_plan
+from coinbt.storage import Registry
+
+PLAN = """\
+template: backtest
+parallel: 2
+defaults: {timeframe: 1h, end: 2021-06-30, settings: {fee_rate: 0.001}}
+matrix:
+  strategy: [volume_long_candle, volume_zone_breakout]
+  market:
+    - {symbol: BTC-USDT, exchange: binance}
+    - {symbol: ETH-USDT, exchange: binance}
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("COINBT_REGISTRY_URL", f"sqlite:///{tmp_path / 'registry.db'}")
+    monkeypatch.setenv("COINBT_ARTIFACTS_URI", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("COINBT_REPORTS_DIR", str(tmp_path / "reports"))
+    return tmp_path
+
+
+def test_a_batch_of_four_reports_in_parallel_with_an_index(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = env / "plan.yaml"
+    plan.write_text(PLAN)
+    assert main(["batch", str(plan)]) == 0
+    out = capsys.readouterr().out
+    assert "4 report(s), 0 failed" in out
+    index = env / "reports" / "index.html"
+    assert f"index: {index}" in out
+    page = index.read_text()
+    ids = re.findall(r'href="([0-9a-f]{16})\.html"', page)
+    assert len(set(ids)) == 4
+    reg = Registry()
+    for run_id in ids:
+        row = reg.run(run_id)
+        assert row["status"] == "finished" and row["end"] == "2021-06-30"
+        assert {"report.ipynb", "report.html"} <= set(reg.artifacts(run_id))
+        assert f"{row['total_return'] * 100:.2f} %" in page  # the registry's numbers
+    rows = reg.runs()
+    assert sorted(rows["strategy"]) == ["volume_long_candle"] * 2 + ["volume_zone_breakout"] * 2
+    assert sorted(set(rows["symbol"])) == ["BTC-USDT", "ETH-USDT"]
+    reg.close()
+
+
+def test_plan_mistakes_name_the_report_and_write_nothing(env: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'matrx'.*Did you mean 'matrix'"):
+        read_plan({"matrx": {"strategy": ["sma_cross"]}})
+    with pytest.raises(ConfigError, match="give a 'matrix'"):
+        read_plan({"template": "backtest"})
+    with pytest.raises(ConfigError, match=r"axis 'markets' is not a parameter.*mappings"):
+        expand(read_plan({"matrix": {"markets": ["BTC-USDT"]}}))
+    with pytest.raises(ConfigError, match=r"report 2 of 2: .*unknown parameter 'windw'"):
+        expand(read_plan({"runs": [{"strategy": "sma_cross"},
+                                   {"strategy": "sma_cross", "params": {"windw": 5}}]}))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"matrix axis 'strategy' must be a non-empty list"):
+        expand(read_plan({"matrix": {"strategy": []}}))
+    assert not (env / "reports").exists()
+    reg = Registry()
+    assert reg.runs().empty
+    reg.close()
+
+
+def test_identical_reports_are_made_once() -> None:
+    entries = expand(read_plan({"runs": [{"strategy": "sma_cross", "end": "2021-06-30"}] * 3}))
+    assert len(entries) == 1
