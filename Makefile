@@ -46,6 +46,7 @@ bench: $(VENV)/.bench  ## speed and memory against peers, JSON in benchmarks/res
 	$(PY) -m benchmarks.bench_sweep
 	$(PY) -m benchmarks.bench_storage
 	$(PY) -m benchmarks.bench_jobs
+	$(PY) -m benchmarks.bench_reports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
