@@ -37,7 +37,7 @@ demo: $(VENV)/.demo  ## report both inherited strategies on bundled real candles
 	$(VENV)/bin/coinbt demo
 
 test: $(VENV)/.dev  ## the whole test suite
-	$(VENV)/bin/ruff check coinbt tests benchmarks
+	$(VENV)/bin/ruff check coinbt tests benchmarks notebooks
 	$(PY) -m pytest
 
 bench: $(VENV)/.bench  ## speed and memory against peers, JSON in benchmarks/results/
