@@ -9,11 +9,17 @@
 
 from coinbt.reports.params import backtest_plan, report_options
 from coinbt.reports.runner import ReportResult, run_report
-from coinbt.reports.templates import check_parameters, template_names, template_path
+from coinbt.reports.templates import (
+    check_namespace,
+    check_parameters,
+    template_names,
+    template_path,
+)
 
 __all__ = [
     "ReportResult",
     "backtest_plan",
+    "check_namespace",
     "check_parameters",
     "report_options",
     "run_report",

@@ -60,4 +60,43 @@ def check_parameters(path: Path, parameters: Mapping[str, Any] | None) -> dict[s
     return read_request(NotebookRequest(path, dict(parameters or {})))[1]
 
 
-__all__ = ["TEMPLATES_ENV", "check_parameters", "template_names", "template_path", "templates_dir"]
+#: what IPython itself puts in a kernel's namespace
+_KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def check_namespace(namespace: Mapping[str, Any], template: str) -> None:
+    """Fail on a name papermill injected that the template does not declare.
+
+    papermill only *warns* about an unknown parameter and defines it anyway; a template's first
+    cell calls this with ``globals()`` (at that point: the parameters cell, papermill's
+    injected cell and IPython's own names), so ``-p symbl BTC-USDT`` fails there with the
+    closest declared name instead of silently running with the default symbol.
+    """
+    import types
+
+    declared = set(check_parameters(template_path(template), {}))
+    extra = sorted(
+        name
+        for name, value in namespace.items()
+        if not name.startswith("_")
+        and name not in _KERNEL_NAMES
+        and name not in declared
+        and not isinstance(value, types.ModuleType | types.FunctionType | type)
+    )
+    if extra:
+        name = extra[0]
+        raise ConfigError(
+            f"template {template} has no parameter {name!r}; its parameters are "
+            f"{', '.join(sorted(declared))}.{did_you_mean(name, declared)}",
+            field=name,
+        )
+
+
+__all__ = [
+    "TEMPLATES_ENV",
+    "check_namespace",
+    "check_parameters",
+    "template_names",
+    "template_path",
+    "templates_dir",
+]

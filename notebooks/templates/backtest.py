@@ -32,6 +32,10 @@ horizons = [1, 4, 24]
 max_candles = 3000
 
 # %%
+from coinbt.reports import check_namespace
+
+check_namespace(globals(), "backtest")  # a misspelt parameter name fails here
+
 from coinbt.api import execute
 from coinbt.reports import backtest_plan, display, report_options
 

@@ -150,3 +150,25 @@ def test_cli_values_are_yaml_and_dates_stay_text(report_env: Path) -> None:
         "exchange": "binance",
     }
     assert json.dumps(read_params(Args()))  # type: ignore[arg-type]
+
+
+def test_run_directly_with_papermill_a_mistake_fails_the_first_executed_cell(
+    report_env: Path,
+) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    template = str(template_path("backtest"))
+    for params, message in (
+        ({"symbl": "ETH-USDT"}, "no parameter 'symbl'"),  # papermill alone only warns
+        ({"max_candles": "many"}, "max_candles='many'"),
+        ({"params": {"volume_windw": 3}}, "Did you mean 'volume_window'"),
+    ):
+        with pytest.raises(PapermillExecutionError) as info:
+            papermill.execute_notebook(template, None, parameters=params, progress_bar=False)
+        # parameters (1), papermill's injected cell (2), then the first cell of the template
+        assert info.value.exec_count == 3, params
+        assert info.value.ename == "ConfigError" and message in info.value.evalue, params
+    reg = Registry()
+    assert reg.runs().empty  # nothing recorded
+    reg.close()
