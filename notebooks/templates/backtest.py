@@ -32,13 +32,10 @@ horizons = [1, 4, 24]
 max_candles = 3000
 
 # %%
-from coinbt.reports import check_namespace
+from coinbt.api import execute
+from coinbt.reports import backtest_plan, check_namespace, display, report_options
 
 check_namespace(globals(), "backtest")  # a misspelt parameter name fails here
-
-from coinbt.api import execute
-from coinbt.reports import backtest_plan, display, report_options
-
 display.use_report_renderer()
 options = report_options(horizons, max_candles)
 plan = backtest_plan(strategy, symbol, timeframe, start, end, exchange, params, settings)
