@@ -50,7 +50,6 @@ import io
 import json
 import multiprocessing as mp
 import os
-import platform
 import pstats
 import random
 import shutil
@@ -61,13 +60,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.results_io import save_report
+from benchmarks.results_io import report_header, save_report
 
 REPO = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("COINBT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -644,19 +642,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     thinks = [float(x) for x in str(args.think_ms).split(",") if x.strip()] + [0.0]
 
-    import coinbt
-
     tmp = Path(tempfile.mkdtemp(prefix="coinbt-bench-jobs-"))
     report: dict[str, Any] = {
-        "suite": "jobs",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "coinbt": coinbt.__version__,
-            "load_avg_1min_start": os.getloadavg()[0],
-        },
+        **report_header("jobs"),
         "redis": REDIS_URL,
         "phase_load": {},
     }

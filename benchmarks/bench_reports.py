@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.results_io import save_report
+from benchmarks.results_io import report_header, save_report
 
 REPO = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("COINBT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -158,22 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="single reports timed (median)")
     ap.add_argument("--batch", type=int, default=20, help="reports per batch")
     args = ap.parse_args(argv)
-    import coinbt
 
     tmp = Path(tempfile.mkdtemp(prefix="coinbt-bench-reports-"))
     os.environ.update(COINBT_REGISTRY_URL=f"sqlite:///{tmp / 'registry.db'}",
                       COINBT_ARTIFACTS_URI=str(tmp / "artifacts"))  # fmt: skip
     os.environ.pop("COINBT_REDIS_URL", None)
     report: dict[str, Any] = {
-        "suite": "reports",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "coinbt": coinbt.__version__,
-            "load_avg_1min_start": os.getloadavg()[0],
-        },  # fmt: skip
+        **report_header("reports"),
     }
     try:
         log("one report …")

@@ -28,7 +28,6 @@ import gc
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -42,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import workload as W
-from benchmarks.results_io import save_report
+from benchmarks.results_io import report_header, save_report
 
 REPO = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get(
@@ -417,13 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     result = big_result()
     log(f"  {len(result.trades):,} trades, {len(result.equity):,} equity points")
     report: dict[str, Any] = {
-        "suite": "storage",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        **report_header("storage"),
         "run": {"trades": len(result.trades), "equity_points": len(result.equity)},
     }
     log("record/load, local …")

@@ -11,6 +11,26 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def report_header(suite: str) -> dict[str, Any]:
+    """The opening keys of a suite's report: its name, when, and the machine it ran on."""
+    import os
+    import platform
+
+    import coinbt
+
+    return {
+        "suite": suite,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "coinbt": coinbt.__version__,
+            "load_avg_1min_start": os.getloadavg()[0],
+        },
+    }
+
+
 def save_report(suite: str, report: Any, extra_path: str | None = None) -> str:
     """Write the report as JSON; returns the line to print about it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
