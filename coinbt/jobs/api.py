@@ -350,11 +350,23 @@ def submit(
     job = Job(spec.run_id, registry=reg, redis_url=url)
     if existing == "finished":
         return job
+    return enqueue_run(conn, job, doc, existing)
+
+
+def enqueue_run(conn: Any, job: Job, doc: dict[str, Any], existing: str | None) -> Job:
+    """Second half of every submit: enqueue the job of a run whose row the caller has just
+    created (``existing`` None) or found unfinished (its status).
+
+    A queued or running run whose job Redis knows (or that another client is enqueueing right
+    now) is left alone; a failed or cancelled one is queued again.  When enqueueing fails, a
+    row this submit created is removed again, so nothing is left half-way.
+    """
+    reg = job.registry
     if existing in ("queued", "running"):
-        if job._rq_job() is not None or recently_queued(reg, spec.run_id):
+        if job._rq_job() is not None or recently_queued(reg, job.id):
             return job
     elif existing in ("failed", "cancelled"):
-        set_status(reg, spec.run_id, "queued", only_from=["failed", "cancelled"])
+        set_status(reg, job.id, "queued", only_from=["failed", "cancelled"])
     try:
         write_job_document(reg, doc)
         enqueue_document(conn, doc)
@@ -362,8 +374,8 @@ def submit(
         if existing is None:  # nothing half-way: the row we made goes again
             from coinbt.storage.lifecycle import discard_queued
 
-            discard_queued(reg, spec.run_id)
-        raise JobError(f"run {spec.run_id}: could not enqueue on {queue!r}: {exc}") from exc
+            discard_queued(reg, job.id)
+        raise JobError(f"run {job.id}: could not enqueue on {doc['queue']!r}: {exc}") from exc
     return job
 
 

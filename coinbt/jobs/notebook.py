@@ -248,7 +248,7 @@ def submit_notebook(
         executed copy, with the error, is kept: ``coinbt jobs show``).
     """
     from coinbt.jobs import api
-    from coinbt.storage.lifecycle import discard_queued, set_status
+    from coinbt.storage.lifecycle import set_status
 
     request = (
         path
@@ -279,24 +279,14 @@ def submit_notebook(
     job = api.Job(run_id, registry=reg, redis_url=url)
     if existing == "finished":
         return job
-    if existing in ("failed", "cancelled"):  # submitted again: run it again
-        set_status(reg, run_id, "queued", only_from=["failed", "cancelled"])
     if conn is None:
         from coinbt.jobs.notebook_tasks import run_here
 
+        if existing in ("failed", "cancelled"):  # submitted again: run it again
+            set_status(reg, run_id, "queued", only_from=["failed", "cancelled"])
         run_here(reg, args)
         return job
-    pending = existing in ("queued", "running")
-    if pending and (job._rq_job() is not None or api.recently_queued(reg, run_id)):
-        return job
-    try:
-        api.write_job_document(reg, doc)
-        api.enqueue_document(conn, doc)
-    except Exception as exc:
-        if existing is None:
-            discard_queued(reg, run_id)
-        raise JobError(f"notebook run {run_id}: could not enqueue it: {exc}") from exc
-    return job
+    return api.enqueue_run(conn, job, doc, existing)
 
 
 def executed_notebook(reg: Registry, run_id: str) -> Any:

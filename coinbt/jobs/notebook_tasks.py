@@ -122,13 +122,12 @@ def run_notebook(
             )
         finally:
             _publish_kernel(None)  # papermill shut it down (or it is dead): nothing to clean
-            if out.is_file():
-                executed = out.read_bytes()
-                reg.store.put(run_id, OUTPUT, executed)
+            # kept also when a cell failed: the error is in it
+            executed = reg.store.put(run_id, OUTPUT, out.read_bytes()) if out.is_file() else None
         report_progress(0.97, "recording")
         if reg.status(run_id) != "running":  # cancelled while it ran
             return run_id
-        infos = [reg.store.put(run_id, INPUT, source), reg.store.put(run_id, OUTPUT, executed)]
+        infos = [reg.store.put(run_id, INPUT, source), executed]
     values = {"run_id": run_id, "status": "finished", "finished": _now(), "error": None}
     complete_run(reg, values, infos)
     report_progress(1.0, "finished")

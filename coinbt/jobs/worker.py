@@ -3,8 +3,9 @@
 Why RQ's fork-based :class:`rq.Worker`: the worker process imports coinbt and loads the
 compiled numba kernels once (:func:`warm_up`); a job runs in a work horse forked from it
 (small built-in backtests excepted, see below), which inherits all of that for free, and a
-crash, a leak or a kill of the horse never takes the worker down.  ``SpawnWorker`` would start a fresh interpreter per job and pay the
-imports and the numba cache load (about a second) every time; ``SimpleWorker`` runs jobs in
+crash, a leak or a kill of the horse never takes the worker down.  ``SpawnWorker`` would
+start a fresh interpreter per job and pay the imports and the numba cache load (about a
+second) every time; ``SimpleWorker`` runs jobs in
 the worker process itself, so a long job could not be stopped or killed without killing
 the worker.  Forking is sound here: the worker's only threads (RQ's pub/sub listener, alert
 senders) hold nothing a horse needs, and horses open their own database connections.
@@ -212,10 +213,9 @@ class CoinbtWorker(Worker):
             rq_status = str(job.get_status(refresh=False).value)
         except NoSuchJobError:
             rq_status = "deleted"
-        if job.meta.get("kernel_pid"):  # notebook and report jobs publish their kernel
-            from coinbt.jobs.notebook_tasks import kill_kernel
+        from coinbt.jobs.notebook_tasks import kill_kernel
 
-            kill_kernel(job)  # a horse killed mid-notebook leaves its kernel behind
+        kill_kernel(job)  # notebook and report jobs: a horse killed mid-run leaves its kernel
         status = _STATUS.get(rq_status, rq_status)
         error: str | None = None
         owns_row = self.registry.status(job.id) is not None  # sweeps keep their own rows

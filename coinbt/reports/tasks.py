@@ -13,7 +13,7 @@ from typing import Any
 
 from coinbt.errors import JobError
 from coinbt.jobs import config
-from coinbt.jobs.api import Job, enqueue_document, job_document, write_job_document
+from coinbt.jobs.api import Job, enqueue_run, job_document
 from coinbt.reports.runner import plan_report, run_report
 from coinbt.reports.templates import check_parameters, template_path
 from coinbt.storage import Registry
@@ -56,10 +56,6 @@ def submit_report(
     job = Job(run_id, registry=reg, redis_url=url)
     if existing == "finished" and "report.html" in reg.artifacts(run_id):
         return job
-    if existing in ("queued", "running") and job._rq_job() is not None:
-        return job
-    if existing in ("failed", "cancelled"):
-        set_status(reg, run_id, "queued", only_from=["failed", "cancelled"])
     doc = job_document(
         run_id,
         "backtest",
@@ -70,9 +66,7 @@ def submit_report(
         timeout=timeout,
         description=f"report {path.stem} {spec.strategy} {spec.symbol} {spec.timeframe}",
     )
-    write_job_document(reg, doc)
-    enqueue_document(conn, doc)
-    return job
+    return enqueue_run(conn, job, doc, existing)  # finished without a report: made again
 
 
 def run_report_job(template: str, parameters: dict[str, Any], reports_dir: str | None) -> str:
