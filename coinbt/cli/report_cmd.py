@@ -48,9 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "dates stay text",
     )
     p.add_argument("--params-file", metavar="YAML", help="parameters from a YAML mapping")
-    p.add_argument("--reports-dir", metavar="DIR", help="default $COINBT_REPORTS_DIR or ./reports")
-    p.add_argument("--registry", metavar="URL", help="default $COINBT_REGISTRY_URL")
-    p.add_argument("--artifacts", metavar="URI", help="default $COINBT_ARTIFACTS_URI")
+    _add_places(p)
     p.add_argument("--kernel", default="python3", help="kernel name (default python3)")
     p.add_argument(
         "--cell-timeout", type=int, default=600, metavar="S", help="seconds per cell (600)"
@@ -67,9 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("plan", help="YAML plan (docs/notebooks.md)")
     b.add_argument("--parallel", type=int, metavar="N", help="reports at once here (default 2)")
     b.add_argument("--queue", metavar="Q", help="make them on RQ workers ($COINBT_REDIS_URL)")
-    b.add_argument("--reports-dir", metavar="DIR", help="default $COINBT_REPORTS_DIR or ./reports")
-    b.add_argument("--registry", metavar="URL", help="default $COINBT_REGISTRY_URL")
-    b.add_argument("--artifacts", metavar="URI", help="default $COINBT_ARTIFACTS_URI")
+    _add_places(b)
     b.set_defaults(func=cmd_batch)
 
 
@@ -148,6 +144,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"notebook: {report.notebook}")
     print(f"report:   {report.html}")
     return 0
+
+
+def _add_places(p: argparse.ArgumentParser) -> None:
+    """Where reports, runs and artifacts go (``_environment`` hands them to the kernels)."""
+    p.add_argument("--reports-dir", metavar="DIR", help="default $COINBT_REPORTS_DIR or ./reports")
+    p.add_argument("--registry", metavar="URL", help="default $COINBT_REGISTRY_URL")
+    p.add_argument("--artifacts", metavar="URI", help="default $COINBT_ARTIFACTS_URI")
 
 
 def _environment(args: argparse.Namespace) -> None:
