@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", help="strategy name")
     p.add_argument("--symbol", help="BASE-QUOTE, e.g. BTC-USDT")
     p.add_argument("--timeframe", help="e.g. 1h")
-    p.add_argument("--kind", help="backtest, sweep, sweep_trial, notebook or legacy")
+    p.add_argument("--kind", help="backtest, sweep, sweep_trial, notebook, legacy or compare")
     p.add_argument("--status", help="finished, failed, …")
     p.add_argument("--tag", action="append", default=[], help="only runs with this tag")
     p.add_argument("--since", help="created at or after (UTC date/time, e.g. 2026-01-31)")

@@ -79,6 +79,7 @@ def submit_sweep(
     tags: list[str] | None = None,
     registry: Registry | None = None,
     progress: bool = True,
+    here: bool = False,
     **settings: Any,
 ) -> SweepJob:
     """Run a parameter sweep on background workers, in chunks; returns its :class:`SweepJob`.
@@ -112,6 +113,9 @@ def submit_sweep(
         Stored on the sweep's registry row.
     progress : bool, default True
         Show a tqdm bar when the sweep runs in this process (no Redis).
+    here : bool, default False
+        Run the chunks in this process even when ``$COINBT_REDIS_URL`` is set (a report
+        template does, so that a report job never waits for the workers it occupies).
     **settings
         Engine settings for every trial, as in :func:`coinbt.backtest`.
 
@@ -147,46 +151,22 @@ def submit_sweep(
     >>> table = sw.wait()                                                  # doctest: +SKIP
     >>> sw.load(int(table["sharpe"].idxmax()))                             # doctest: +SKIP
     """
-    from coinbt.api import plan_backtest
-    from coinbt.jobs.api import _strategy_ref
-    from coinbt.strategies import get_strategy
-    from coinbt.sweeps.space import check_space, expand_grid, sample_random
-
-    if (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, (int, np.integer))
-        or chunk_size < 1
-    ):
-        raise ConfigError(
-            f"chunk_size must be a whole number >= 1, got {chunk_size!r}", field="chunk_size"
-        )
-    strat = get_strategy(strategy)
-    space = check_space(strat, grid_or_space)
-    if random is None:
-        if seed is not None:
-            raise ConfigError("seed only applies to a random search; pass random=N", field="seed")
-        trials = expand_grid(strat, space)
-    else:
-        trials = sample_random(strat, space, random, np.random.default_rng(seed))
-    plan = plan_backtest(
-        strat, symbol, timeframe, start, end, exchange=exchange, params=trials[0], **settings
+    url = None if here else config.redis_url()
+    planned = plan_sweep(
+        strategy,
+        grid_or_space,
+        symbol,
+        timeframe,
+        start,
+        end,
+        exchange=exchange,
+        random=random,
+        seed=seed,
+        chunk_size=chunk_size,
+        importable=url is not None,
+        **settings,
     )
-    url = config.redis_url()
-    ref = _strategy_ref(plan.spec, strategy) if url is not None else _local_ref(plan.spec, strategy)
-    base = plan.spec.to_dict()
-    definition = {
-        "format": sweep_tasks.FORMAT,
-        "kind": "sweep",
-        "base_spec": base,
-        "strategy_ref": ref,
-        "param_names": list(strat.params),
-        "trials": trials,
-        "search": "grid" if random is None else "random",
-        "space": _space_json(space),
-        "seed": seed,
-        "chunk_size": int(chunk_size),
-    }
-    parent_id = sweep_tasks.sweep_id(base, trials)
+    parent_id, definition, strat = planned.id, planned.definition, planned.strategy
     reg = registry if registry is not None else Registry()
     conn = config.connect(url) if url is not None else None  # fail before writing anything
     sweep = SweepJob(
@@ -217,6 +197,80 @@ def submit_sweep(
         discard_queued(reg, parent_id)  # nothing half-way: the row we made goes again
         raise JobError(f"sweep {parent_id}: could not enqueue on {queue!r}: {exc}") from exc
     return sweep
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A sweep checked and planned, nothing written: its run ``id``, the ``definition`` stored
+    as ``sweep.json`` and the resolved ``strategy``."""
+
+    id: str
+    definition: dict[str, Any]
+    strategy: Any
+
+    def queue(self, registry: Registry, tags: list[str] | None = None) -> str | None:
+        """Create the sweep's ``queued`` row (and store its definition); None when created,
+        else the status of the sweep already stored."""
+        return _create_parent(registry, SweepJob(self.id, self.definition, registry=registry,
+                                                 strategy=self.strategy), tags)  # fmt: skip
+
+
+def plan_sweep(
+    strategy: Any,
+    grid_or_space: Mapping[str, Any] | None,
+    symbol: str,
+    timeframe: str,
+    start: Any = None,
+    end: Any = None,
+    *,
+    exchange: str | None = None,
+    random: int | None = None,
+    seed: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    importable: bool = False,
+    **settings: Any,
+) -> SweepPlan:
+    """Check and plan a sweep as :func:`submit_sweep` does, without writing or running
+    anything; ``importable=True`` requires a strategy workers can import."""
+    from coinbt.api import plan_backtest
+    from coinbt.jobs.api import _strategy_ref
+    from coinbt.strategies import get_strategy
+    from coinbt.sweeps.space import check_space, expand_grid, sample_random
+
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
+        raise ConfigError(
+            f"chunk_size must be a whole number >= 1, got {chunk_size!r}", field="chunk_size"
+        )
+    strat = get_strategy(strategy)
+    space = check_space(strat, grid_or_space)
+    if random is None:
+        if seed is not None:
+            raise ConfigError("seed only applies to a random search; pass random=N", field="seed")
+        trials = expand_grid(strat, space)
+    else:
+        trials = sample_random(strat, space, random, np.random.default_rng(seed))
+    plan = plan_backtest(
+        strat, symbol, timeframe, start, end, exchange=exchange, params=trials[0], **settings
+    )
+    ref = _strategy_ref(plan.spec, strategy) if importable else _local_ref(plan.spec, strategy)
+    base = plan.spec.to_dict()
+    definition = {
+        "format": sweep_tasks.FORMAT,
+        "kind": "sweep",
+        "base_spec": base,
+        "strategy_ref": ref,
+        "param_names": list(strat.params),
+        "trials": trials,
+        "search": "grid" if random is None else "random",
+        "space": _space_json(space),
+        "seed": seed,
+        "chunk_size": int(chunk_size),
+    }
+    return SweepPlan(sweep_tasks.sweep_id(base, trials), definition, strat)
 
 
 def _local_ref(spec: Any, strategy: Any) -> str | None:
@@ -268,4 +322,4 @@ def _resume(sweep: SweepJob, existing: str, reg: Registry, url: str | None, queu
     return again
 
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "submit_sweep"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "SweepPlan", "plan_sweep", "submit_sweep"]

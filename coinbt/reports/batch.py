@@ -32,7 +32,8 @@ from typing import Any
 from coinbt.errors import ConfigError, did_you_mean
 from coinbt.reports.index import write_index
 from coinbt.reports.params import dates_as_text
-from coinbt.reports.runner import ReportResult, plan_report, run_report
+from coinbt.reports.plans import plan_report
+from coinbt.reports.runner import ReportResult, run_report
 from coinbt.reports.templates import template_path
 from coinbt.settings import reports_root
 
@@ -125,7 +126,7 @@ def expand(plan: Mapping[str, Any]) -> list[BatchEntry]:
     for k, params in enumerate(combos):
         try:
             checked = check_parameters(path, params)
-            run_id = plan_report(path, checked).spec.run_id
+            run_id = plan_report(path, checked).run_id
         except ConfigError as exc:
             raise ConfigError(f"batch plan, report {k + 1} of {len(combos)}: {exc}") from exc
         entries.setdefault(run_id, BatchEntry(str(path), checked, run_id))

@@ -1,11 +1,11 @@
 """Run a report template with papermill and archive what it produced.
 
-Order of events for ``run_report("backtest", params)``:
+Order of events for ``run_report("backtest", params)`` (``sweep`` and ``compare`` alike):
 
 1. parameters checked against the template's ``parameters`` cell (unknown names with the
    closest declared one; non-JSON values refused) and planned here
-   (:func:`coinbt.reports.backtest_plan`: types, strategy parameters, data) — a mistake fails
-   before any kernel starts;
+   (:func:`coinbt.reports.plans.plan_report`: types, strategy parameters, data, compared
+   runs) — a mistake fails before any kernel starts;
 2. the template runs in a fresh kernel (papermill); it records its run in the registry
    (``$COINBT_REGISTRY_URL``, inherited by the kernel);
 3. ``reports/<run_id>.ipynb`` and ``reports/<run_id>.html`` are written (atomically) and
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from coinbt.errors import ConfigError
-from coinbt.reports.params import backtest_plan, plan_fields, report_options
+from coinbt.reports.plans import ReportPlan, plan_report
 from coinbt.reports.templates import check_parameters, template_path
 from coinbt.settings import reports_root
 
@@ -56,18 +56,6 @@ class ReportResult:
     html: Path
     run_status: str
     error: str | None = None
-
-
-def plan_report(path: Path, params: dict[str, Any]) -> Any:
-    """Check a report's parameters the way its template will and plan its run (nothing runs);
-    the plan's ``spec.run_id`` names the report."""
-    if path.stem == "backtest":
-        report_options(**{k: params[k] for k in ("horizons", "max_candles") if k in params})
-        return backtest_plan(**plan_fields(params))
-    raise ConfigError(
-        f"template {path.name}: only the backtest template can be run as a report yet",
-        field="template",
-    )
 
 
 def run_report(
@@ -110,7 +98,7 @@ def run_report(
     path = template_path(template)
     params = check_parameters(path, parameters)
     plan = plan_report(path, params)
-    run_id = plan.spec.run_id
+    run_id = plan.run_id
     out_dir = Path(reports_dir) if reports_dir is not None else reports_root()
     notebook, html = out_dir / f"{run_id}.ipynb", out_dir / f"{run_id}.html"
     error: str | None = None
@@ -143,7 +131,7 @@ def run_report(
     write_atomic(html, html_bytes)
     reg = Registry()
     try:
-        run_status = _archive(reg, plan.spec, data, html_bytes, error)
+        run_status = _archive(reg, plan, data, html_bytes, error)
     finally:
         reg.close()
     return ReportResult(
@@ -173,21 +161,22 @@ def render_html(notebook: bytes) -> bytes:
     return body.encode()
 
 
-def _archive(reg: Any, spec: Any, data: bytes, html: bytes, error: str | None) -> str:
+def _archive(reg: Any, plan: ReportPlan, data: bytes, html: bytes, error: str | None) -> str:
     """Store the report with its run; a failed report of an unrecorded run records it failed."""
-    from coinbt.storage.lifecycle import attach_artifacts, queue_run, set_status
+    from coinbt.storage.lifecycle import attach_artifacts, set_status
 
-    status = reg.status(spec.run_id)
+    run_id = plan.run_id
+    status = reg.status(run_id)
     if error is not None and status != "finished":
         if status is None:
-            queue_run(reg, spec)
-        set_status(reg, spec.run_id, "failed", error=f"report failed in {error}")
+            plan.queue(reg)
+        set_status(reg, run_id, "failed", error=f"report failed in {error}")
     infos = [
-        reg.store.put(spec.run_id, "report.ipynb", data),
-        reg.store.put(spec.run_id, "report.html", html),
+        reg.store.put(run_id, "report.ipynb", data),
+        reg.store.put(run_id, "report.html", html),
     ]
-    attach_artifacts(reg, spec.run_id, infos, notebook_uri=infos[0].uri)
-    return str(reg.status(spec.run_id))
+    attach_artifacts(reg, run_id, infos, notebook_uri=infos[0].uri)
+    return str(reg.status(run_id))
 
 
-__all__ = ["ReportResult", "plan_report", "render_html", "run_report"]
+__all__ = ["ReportResult", "render_html", "run_report"]

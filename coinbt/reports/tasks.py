@@ -1,6 +1,7 @@
 """Reports as RQ jobs (``coinbt batch --queue``): job id = the report's run id.
 
-The run's registry row is created ``queued`` at submit (kind ``backtest``); the worker runs the
+The run's registry row is created ``queued`` at submit (kind ``backtest``, ``sweep`` or
+``compare``, after the template); the worker runs the
 template (:func:`coinbt.reports.run_report`), whose notebook completes the row, and the report
 is archived with it.  A report whose cell fails is a failed job (not retried: the same template
 fails the same way), with the cell and error on the row unless the run itself was recorded.
@@ -14,10 +15,11 @@ from typing import Any
 from coinbt.errors import JobError
 from coinbt.jobs import config
 from coinbt.jobs.api import Job, enqueue_run, job_document
-from coinbt.reports.runner import plan_report, run_report
+from coinbt.reports.plans import plan_report
+from coinbt.reports.runner import run_report
 from coinbt.reports.templates import check_parameters, template_path
 from coinbt.storage import Registry
-from coinbt.storage.lifecycle import queue_run, set_status
+from coinbt.storage.lifecycle import set_status
 
 _TASK = "coinbt.reports.tasks.run_report_job"
 
@@ -41,8 +43,8 @@ def submit_report(
     """
     path = template_path(template)
     params = check_parameters(path, parameters)
-    spec = plan_report(path, params).spec
-    run_id = spec.run_id
+    plan = plan_report(path, params)
+    run_id = plan.run_id
     url = redis_url or config.redis_url()
     reg = registry if registry is not None else Registry()
     out_dir = None if reports_dir is None else str(Path(reports_dir).resolve())
@@ -52,19 +54,19 @@ def submit_report(
             raise JobError(f"report of run {run_id} failed in {report.error}")
         return Job(run_id, registry=reg)
     conn = config.connect(url)  # fail before writing anything
-    existing = queue_run(reg, spec)
+    existing = plan.queue(reg)
     job = Job(run_id, registry=reg, redis_url=url)
     if existing == "finished" and "report.html" in reg.artifacts(run_id):
         return job
     doc = job_document(
         run_id,
-        "backtest",
+        plan.kind,
         _TASK,
         [str(path.resolve()), params, out_dir],
         queue=queue,
         retries=0,
         timeout=timeout,
-        description=f"report {path.stem} {spec.strategy} {spec.symbol} {spec.timeframe}",
+        description=f"report {path.stem}: {plan.description}",
     )
     return enqueue_run(conn, job, doc, existing)  # finished without a report: made again
 
@@ -75,7 +77,7 @@ def run_report_job(template: str, parameters: dict[str, Any], reports_dir: str |
 
     reg = process_registry()
     path = Path(template)
-    run_id = plan_report(path, parameters).spec.run_id
+    run_id = plan_report(path, parameters).run_id
     set_status(reg, run_id, "running", only_from=RUNNABLE)
     report_progress(0.02, "starting the kernel")
     report = run_report(str(path), parameters, reports_dir=reports_dir)

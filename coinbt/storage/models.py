@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
-RUN_KINDS = ("backtest", "sweep", "sweep_trial", "notebook", "legacy")
+RUN_KINDS = ("backtest", "sweep", "sweep_trial", "notebook", "legacy", "compare")
 RUN_STATUSES = ("queued", "running", "finished", "failed", "cancelled")
 
 #: headline metrics stored as real columns: column name → key in ``BacktestResult.stats``

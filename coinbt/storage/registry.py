@@ -163,7 +163,7 @@ class Registry:
         result : BacktestResult
             The run to store.
         kind : str
-            ``backtest``, ``sweep``, ``sweep_trial``, ``notebook`` or ``legacy``.
+            ``backtest``, ``sweep``, ``sweep_trial``, ``notebook``, ``legacy`` or ``compare``.
         tags : list of str, optional
             Free labels for finding the run again.
         parent_run_id : str, optional

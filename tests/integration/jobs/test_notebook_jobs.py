@@ -13,6 +13,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from notebook_outputs import outputs_text
 
 import coinbt
 from coinbt.errors import ConfigError, JobError
@@ -50,16 +51,6 @@ def backtest_notebook(path: Path) -> Path:
         f'r = coinbt.backtest("sma_cross", symbol, timeframe, end="{END}", '
         'params={"window": window})\nprint("total_return", repr(r.stats["total_return"]))',
         "time.sleep(1.0)",
-    )
-
-
-def outputs_text(nb: Any) -> str:
-    """Stream text and the plain-text form of displays (a tqdm widget's bar) of every cell."""
-    return "".join(
-        o.get("text", "") + o.get("data", {}).get("text/plain", "")
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
     )
 
 

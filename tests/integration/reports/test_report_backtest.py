@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import nbformat
 import pytest
+from notebook_outputs import outputs_text
 
 import coinbt
 from coinbt.cli.main import main
@@ -26,23 +26,6 @@ PARAMS = {
     "params": {"volume_window": 30},
     "settings": {"fee_rate": 0.0005},
 }
-
-
-@pytest.fixture
-def report_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Registry, artifacts and reports folder of the test's own (the kernel inherits them)."""
-    monkeypatch.setenv("COINBT_REGISTRY_URL", f"sqlite:///{tmp_path / 'registry.db'}")
-    monkeypatch.setenv("COINBT_ARTIFACTS_URI", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("COINBT_REPORTS_DIR", str(tmp_path / "reports"))
-    return tmp_path
-
-
-def outputs(nb: Any) -> str:
-    return "".join(
-        o.get("text", "") + o.get("data", {}).get("text/plain", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-    )
 
 
 def test_backtest_report_is_archived_and_equals_the_api_run(report_env: Path) -> None:
@@ -70,7 +53,7 @@ def test_backtest_report_is_archived_and_equals_the_api_run(report_env: Path) ->
     nb = nbformat.read(report.notebook, 4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and '"volume_window": 30' in injected[0].source
-    text = outputs(nb)
+    text = outputs_text(nb)
     assert f"run {local.run_id}" in text
     assert "win_rate" in text and "total_return" in text  # signal study and statistics
     html = report.html.read_text()
