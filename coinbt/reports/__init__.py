@@ -4,10 +4,11 @@
 :func:`run_report`) executes ``notebooks/templates/<name>.ipynb``, writes
 ``reports/<run_id>.ipynb`` and an HTML rendering, and stores both as artifacts of the run
 (``docs/notebooks.md``).  Templates stay thin: their second cell calls
-:func:`backtest_plan`, which turns the literal parameters into a validated plan.
+:func:`backtest_plans` (or the sweep and compare helpers), which turn the literal parameters
+into validated plans; :mod:`coinbt.reports.plans` says which run names each report.
 """
 
-from coinbt.reports.params import backtest_plan, report_options
+from coinbt.reports.params import backtest_plan, backtest_plans, report_options
 from coinbt.reports.runner import ReportResult, run_report
 from coinbt.reports.templates import (
     check_namespace,
@@ -19,6 +20,7 @@ from coinbt.reports.templates import (
 __all__ = [
     "ReportResult",
     "backtest_plan",
+    "backtest_plans",
     "check_namespace",
     "check_parameters",
     "report_options",

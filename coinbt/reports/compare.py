@@ -1,8 +1,10 @@
-"""The compare report's run: two or more stored runs, recorded as one run of kind ``compare``.
+"""Reports over several runs, recorded as one run of kind ``compare``.
 
-Its run id is a hash of the compared run ids (order does not matter), so comparing the same
-runs again names the same report.  The row's ``params`` are ``{"runs": [...]}``, its
-``symbols`` every compared symbol; it has no metrics of its own (the report shows theirs).
+The compare template compares two or more stored runs; the backtest template run on several
+symbols records one backtest per symbol and their group.  Either way the report's run id is a
+hash of the template and the member run ids (order does not matter), so the same runs name the
+same report again.  The row's ``params`` are ``{"runs": [...], "template": …}``, its
+``symbols`` every member's symbol; it has no metrics of its own (the report shows theirs).
 """
 
 from __future__ import annotations
@@ -18,10 +20,45 @@ from coinbt.errors import ConfigError
 _FORMAT = 1
 
 
-def comparison_id(run_ids: list[str]) -> str:
-    """16 hex digits of SHA-256 over the sorted run ids."""
-    text = json.dumps({"kind": "compare", "format": _FORMAT, "runs": sorted(run_ids)})
+def comparison_id(run_ids: list[str], template: str = "compare") -> str:
+    """16 hex digits of SHA-256 over the template and the sorted run ids."""
+    text = json.dumps(
+        {"kind": "compare", "format": _FORMAT, "template": template, "runs": sorted(run_ids)}
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def member(source: Any) -> dict[str, Any]:
+    """What a group row needs of one member: from a registry row (mapping) or a RunSpec."""
+    if isinstance(source, dict):
+        keys = ("run_id", "strategy", "symbol", "symbols", "timeframe", "exchange")
+        return {k: source.get(k) for k in keys}
+    return {
+        "run_id": source.run_id,
+        "strategy": source.strategy,
+        "symbol": source.symbol,
+        "symbols": [source.symbol],
+        "timeframe": source.timeframe,
+        "exchange": source.exchange,
+    }
+
+
+def queue_group(
+    registry: Any, run_id: str, members: list[dict[str, Any]], template: str
+) -> str | None:
+    """Create the ``queued`` row of a group (None when created, else the stored status)."""
+    if registry.insert_run(_row(registry, run_id, members, "queued", template), []):
+        return None
+    return registry.status(run_id)
+
+
+def record_group(registry: Any, run_id: str, members: list[dict[str, Any]], template: str) -> None:
+    """Record a group as ``finished`` (completing a queued or failed row of it)."""
+    from coinbt.storage.lifecycle import complete_run
+
+    row = _row(registry, run_id, members, "finished", template)
+    if not registry.insert_run(row, []):
+        complete_run(registry, row, [])  # queued by a report job, or failed before
 
 
 def _resolve(reg: Any, runs: Any) -> list[str]:
@@ -78,15 +115,15 @@ def comparison_plan(runs: Any) -> tuple[list[str], str, Callable[[Any], str | No
     run_id = comparison_id(ids)
 
     def queue(registry: Any) -> str | None:
-        rows = [registry.run(i) for i in ids]
-        if registry.insert_run(_row(registry, run_id, rows, "queued"), []):
-            return None
-        return registry.status(run_id)
+        members = [member(registry.run(i)) for i in ids]
+        return queue_group(registry, run_id, members, "compare")
 
     return ids, run_id, queue
 
 
-def _row(reg: Any, run_id: str, rows: list[dict[str, Any]], status: str) -> dict[str, Any]:
+def _row(
+    reg: Any, run_id: str, rows: list[dict[str, Any]], status: str, template: str
+) -> dict[str, Any]:
     from coinbt import __version__
     from coinbt.storage.models import Run
 
@@ -103,7 +140,7 @@ def _row(reg: Any, run_id: str, rows: list[dict[str, Any]], status: str) -> dict
         created=now,
         finished=now if status == "finished" else None,
         strategy=" vs ".join(strategies)[:128],
-        params={"runs": [r["run_id"] for r in rows]},
+        params={"runs": [r["run_id"] for r in rows], "template": template},
         exchange=exchanges[0] if len(exchanges) == 1 else None,
         symbol=symbols[0][:64],
         symbols=symbols,
@@ -140,21 +177,45 @@ def compare_runs(runs: Any, registry: Any = None) -> Comparison:
         twice, or a run that is not a finished backtest.
     """
     from coinbt.storage import Registry
-    from coinbt.storage.lifecycle import complete_run
 
     reg = registry if registry is not None else Registry()
     try:
         ids = _resolve(reg, runs)
         run_id = comparison_id(ids)
         results = [reg.load(i) for i in ids]
-        rows = [reg.run(i) for i in ids]
-        row = _row(reg, run_id, rows, "finished")
-        if not reg.insert_run(row, []):
-            complete_run(reg, row, [])  # queued by a report job, or failed before
+        record_group(reg, run_id, [member(reg.run(i)) for i in ids], "compare")
         return Comparison(run_id, ids, results)
     finally:
         if registry is None:
             reg.close()
 
 
-__all__ = ["Comparison", "compare_runs", "comparison_id", "comparison_plan"]
+def record_backtests(results: list[Any], registry: Any = None) -> str:
+    """Save the backtest template's runs; with several symbols also their group.  Returns the
+    report's run id: the run's own, or the group's."""
+    from coinbt.storage import Registry
+
+    reg = registry if registry is not None else Registry()
+    try:
+        for result in results:
+            result.save(reg)
+        if len(results) == 1:
+            return str(results[0].run_id)
+        run_id = comparison_id([r.run_id for r in results], "backtest")
+        record_group(reg, run_id, [member(r.spec) for r in results], "backtest")
+        return run_id
+    finally:
+        if registry is None:
+            reg.close()
+
+
+__all__ = [
+    "Comparison",
+    "compare_runs",
+    "comparison_id",
+    "comparison_plan",
+    "member",
+    "queue_group",
+    "record_backtests",
+    "record_group",
+]

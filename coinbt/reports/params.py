@@ -92,6 +92,40 @@ def backtest_plan(
     return plan_backtest(name, sym, tf, lo, hi, exchange=ex, params=strategy_params, **engine)
 
 
+def symbols_of(symbol: Any) -> list[str]:
+    """The backtest template's ``symbol``: one symbol, or a list of distinct symbols (one
+    backtest each)."""
+    example = "'BTC-USDT' or ['BTC-USDT', 'ETH-USDT']"
+    if isinstance(symbol, list):
+        if not symbol:
+            raise ConfigError(f"parameter symbol=[]: expected {example}", field="symbol")
+        names = [_text("symbol", s, example=example) for s in symbol]
+        twice = sorted({s for s in names if names.count(s) > 1})
+        if twice:
+            raise ConfigError(
+                f"parameter symbol={symbol!r}: {twice[0]} is listed twice", field="symbol"
+            )
+        return [str(s) for s in names]
+    return [str(_text("symbol", symbol, example=example))]
+
+
+def backtest_plans(
+    strategy: Any,
+    symbol: Any,
+    timeframe: Any,
+    start: Any = None,
+    end: Any = None,
+    exchange: Any = None,
+    params: Any = None,
+    settings: Any = None,
+) -> list[Any]:
+    """:func:`backtest_plan` for each symbol of ``symbol`` (text or a list of text)."""
+    return [
+        backtest_plan(strategy, sym, timeframe, start, end, exchange, params, settings)
+        for sym in symbols_of(symbol)
+    ]
+
+
 def report_options(horizons: Any = (1, 4, 24), max_candles: Any = 3000) -> dict[str, Any]:
     """The backtest report's display parameters, checked: ``horizons`` (bars after each
     signal for the signal study) and ``max_candles`` (candles drawn; longer runs are
@@ -134,4 +168,12 @@ def plan_fields(parameters: Mapping[str, Any]) -> dict[str, Any]:
     return {k: parameters[k] for k in BACKTEST_FIELDS if k in parameters}
 
 
-__all__ = ["BACKTEST_FIELDS", "backtest_plan", "dates_as_text", "plan_fields", "report_options"]
+__all__ = [
+    "BACKTEST_FIELDS",
+    "backtest_plan",
+    "backtest_plans",
+    "dates_as_text",
+    "plan_fields",
+    "report_options",
+    "symbols_of",
+]

@@ -4,15 +4,13 @@
 :class:`ReportPlan`: the run id that names the report (``reports/<run_id>.ipynb``) and how to
 create that run's ``queued`` row (for a report job, or to record a failed report).
 
-=========== =============================================== ==============================
-template    the report's run                                recorded by the notebook with
-=========== =============================================== ==============================
-backtest    the backtest (kind ``backtest``)                ``result.save()``
-sweep       the sweep (kind ``sweep``; each trial a          ``submit_sweep(..., here=True)``
-            ``sweep_trial`` run)
-compare     the comparison (kind ``compare``; its           ``compare_runs(runs)``
-            ``params`` list the compared runs)
-=========== =============================================== ==============================
+- ``backtest``: the backtest (kind ``backtest``), recorded by ``record_backtests(results)``;
+  on several symbols one backtest each and their group (kind ``compare``), which names the
+  report;
+- ``sweep``: the sweep (kind ``sweep``; each trial a ``sweep_trial`` run), recorded by
+  ``run_sweep(...)`` (``submit_sweep(..., here=True)``);
+- ``compare``: the comparison (kind ``compare``; its ``params`` list the compared runs),
+  recorded by ``compare_runs(runs)``.
 """
 
 from __future__ import annotations
@@ -53,18 +51,29 @@ def plan_report(path: Path, params: dict[str, Any]) -> ReportPlan:
     """
     name = path.stem
     if name == "backtest":
-        from coinbt.reports.params import backtest_plan
+        from coinbt.reports.compare import comparison_id, member, queue_group
+        from coinbt.reports.params import backtest_plans
         from coinbt.storage.lifecycle import queue_run
 
         report_options(**{k: params[k] for k in ("horizons", "max_candles") if k in params})
-        plan = backtest_plan(**plan_fields(params))
-        spec = plan.spec
+        specs = [plan.spec for plan in backtest_plans(**plan_fields(params))]
+        first = specs[0]
+        if len(specs) == 1:
+            return ReportPlan(
+                name,
+                first.run_id,
+                "backtest",
+                f"{first.strategy} {first.symbol} {first.timeframe}",
+                lambda reg: queue_run(reg, first),
+            )
+        group = comparison_id([s.run_id for s in specs], "backtest")
+        members = [member(s) for s in specs]
         return ReportPlan(
             name,
-            spec.run_id,
-            "backtest",
-            f"{spec.strategy} {spec.symbol} {spec.timeframe}",
-            lambda reg: queue_run(reg, spec),
+            group,
+            "compare",
+            f"{first.strategy} on {len(specs)} symbols {first.timeframe}",
+            lambda reg: queue_group(reg, group, members, "backtest"),
         )
     if name == "sweep":
         from coinbt.reports.sweep import sweep_options, sweep_plan

@@ -60,14 +60,47 @@ def test_backtest_report_is_archived_and_equals_the_api_run(report_env: Path) ->
     assert "plotly" in html and local.run_id in html and "candlestick" in html
 
 
+def test_a_backtest_report_on_several_symbols_records_each_run_and_their_group(
+    report_env: Path,
+) -> None:
+    from coinbt.reports.compare import comparison_id
+
+    params = {**PARAMS, "symbol": ["BTC-USDT", "ETH-USDT"], "end": "2021-09-30"}
+    report = run_report("backtest", params)
+    assert report.status == "finished", report.error
+    runs = [coinbt.backtest("volume_zone_breakout", sym, "1h", end="2021-09-30",
+                            exchange="binance", params={"volume_window": 30},
+                            fee_rate=0.0005) for sym in ("BTC-USDT", "ETH-USDT")]  # fmt: skip
+    assert report.run_id == comparison_id([r.run_id for r in runs], "backtest")
+    reg = Registry()
+    group = reg.run(report.run_id)
+    assert (group["kind"], group["status"]) == ("compare", "finished")
+    assert group["params"] == {"runs": [r.run_id for r in runs], "template": "backtest"}
+    assert group["symbols"] == ["BTC-USDT", "ETH-USDT"]
+    assert {"report.ipynb", "report.html"} <= set(reg.artifacts(report.run_id))
+    for run in runs:
+        assert reg.load(run.run_id).stats == run.stats
+    reg.close()
+    text = outputs_text(nbformat.read(report.notebook, 4))
+    for run in runs:
+        assert f"run {run.run_id}: volume_zone_breakout {run.spec.symbol} 1h" in text
+        assert f"{100 * run.stats['total_return']:,.2f} %" in text
+    assert text.count("ETH-USDT") > 3  # trades and the signal study carry the symbol too
+    with pytest.raises(ConfigError, match="BTC-USDT is listed twice"):
+        run_report("backtest", {**PARAMS, "symbol": ["BTC-USDT", "BTC-USDT"]})
+    with pytest.raises(ConfigError, match=r"symbol=\[\]: expected"):
+        run_report("backtest", {**PARAMS, "symbol": []})
+
+
 def test_a_failing_report_keeps_its_notebook_and_fails_its_run(
     report_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     nb = nbformat.read(template_path("backtest"), 4)
     for cell in nb.cells:
-        if "backtest_plan(" in cell.source:  # break it after planning, before recording
+        if "backtest_plans(" in cell.source:  # break it after planning, before recording
             cell.source = cell.source.replace(
-                "result = execute(plan)", "raise RuntimeError('template broke')"
+                "results = [execute(plan) for plan in plans]",
+                "raise RuntimeError('template broke')",
             )
     broken = report_env / "broken" / "backtest.ipynb"
     broken.parent.mkdir()

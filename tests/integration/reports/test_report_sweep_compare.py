@@ -101,7 +101,8 @@ def test_compare_report_records_the_comparison_of_the_stored_runs(report_env: Pa
     assert report.run_id == comparison_id([a.run_id, b.run_id])
     reg = Registry()
     row = reg.run(report.run_id)
-    assert row["kind"] == "compare" and row["params"] == {"runs": [b.run_id, a.run_id]}
+    assert row["kind"] == "compare"
+    assert row["params"] == {"runs": [b.run_id, a.run_id], "template": "compare"}
     assert set(row["symbols"]) == {"BTC-USDT", "ETH-USDT"}
     assert {"report.ipynb", "report.html"} <= set(reg.artifacts(report.run_id))
     reg.close()
