@@ -10,6 +10,8 @@ parallel processes here versus on two RQ workers.
   the HTML rendering and archiving.  Beside it, what the kernel alone costs (papermill running
   an empty notebook) and the kernel plus coinbt's imports (a notebook that imports what the
   template imports), so the report's own share is visible.
+* **Other templates** (once each): a sweep report (3 x 3 grid on the same market, every
+  trial recorded) and a compare report of two of the backtests above.
 * **Batch**: ``--batch`` reports (2 strategies x 2 markets x parameter sets) with
   ``coinbt.reports.batch.run_batch``: ``parallel=2`` processes here, then ``queue=`` with two
   ``coinbt worker`` processes (a scratch Redis database, ``$COINBT_BENCH_REDIS_URL``; skipped
@@ -90,6 +92,24 @@ def one_report(tmp: Path, repeat: int) -> dict[str, Any]:
     }
 
 
+def other_templates(tmp: Path) -> dict[str, Any]:
+    """One sweep report (3 x 3 grid, every trial recorded) and one comparison of two of the
+    backtests ``one_report`` recorded."""
+    from coinbt.reports import run_report
+
+    grid = {"volume_window": [10, 20, 40], "top_percentile": [0.1, 0.2, 0.3]}
+    t0 = time.perf_counter()
+    sweep = run_report("sweep", {**PARAMS, "grid": grid}, reports_dir=tmp / "one")
+    sweep_s = time.perf_counter() - t0
+    assert sweep.status == "finished", sweep.error
+    t0 = time.perf_counter()
+    compare = run_report("compare", {"runs": None}, reports_dir=tmp / "one")
+    compare_s = time.perf_counter() - t0
+    assert compare.status == "finished", compare.error
+    return {"sweep_report_s": sweep_s, "sweep_trials": 9, "compare_report_s": compare_s,
+            "compared_runs": 2}  # fmt: skip
+
+
 def plan(n: int, fee: float) -> dict[str, Any]:
     windows = list(range(10, 10 + max(1, n // 4)))
     return {
@@ -167,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log("one report …")
         report["one_report"] = one_report(tmp, args.repeat)
+        log("one sweep report and one comparison …")
+        report["other_templates"] = other_templates(tmp)
         log(f"batch of {args.batch} here (2 processes) …")
         report["batch_here"] = batch_here(tmp, args.batch)
         log(f"batch of {args.batch} on two RQ workers …")
@@ -183,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{one['kernel_and_imports_s']:.2f} s); html {one['html_bytes'] / 1e6:.1f} MB, "
         f"notebook {one['notebook_bytes'] / 1e6:.1f} MB",
     ]
+    other = report["other_templates"]
+    lines.append(f"sweep report ({other['sweep_trials']} trials recorded): "
+                 f"{other['sweep_report_s']:.2f} s; compare report of "
+                 f"{other['compared_runs']} runs: {other['compare_report_s']:.2f} s")  # fmt: skip
     for key, label in (("batch_here", "here, 2 processes"), ("batch_workers", "2 RQ workers")):
         row = report[key]
         if row:

@@ -23,7 +23,11 @@ _EXAMPLE = """\
 examples:
   coinbt report backtest -p strategy volume_zone_breakout -p symbol BTC-USDT -p timeframe 1h
   coinbt report backtest -p symbol ETH-USDT -p params '{volume_window: 30}' -p end 2023-06-30
+  coinbt report backtest -p symbol '[BTC-USDT, ETH-USDT]' -p exchange binance
   coinbt report backtest --params-file plan.yaml
+  coinbt report sweep -p grid '{volume_window: [10, 20, 40], top_percentile: [0.1, 0.2]}'
+  coinbt report sweep -p grid '{volume_window: {lo: 5, hi: 80}}' -p random 20 -p seed 7
+  coinbt report compare -p runs '[3f9a2c1d, 7be01f44]'   # run ids or unique prefixes
 """
 
 
@@ -36,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("template", help="template name (backtest) or path to a notebook")
+    p.add_argument(
+        "template", help="template name (backtest, sweep, compare) or path to a notebook"
+    )
     p.add_argument(
         "-p",
         "--param",

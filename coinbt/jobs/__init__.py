@@ -2,7 +2,7 @@
 
 from coinbt.jobs.api import Job, JobStatus, get_job, submit, submit_backtest
 from coinbt.jobs.notebook import NotebookRequest, submit_notebook
-from coinbt.jobs.sweep import SweepRequest, submit_sweep
+from coinbt.jobs.sweep import SweepPlan, SweepRequest, plan_sweep, submit_sweep
 from coinbt.jobs.sweep_job import SweepJob, SweepStatus
 
 __all__ = [
@@ -10,9 +10,11 @@ __all__ = [
     "JobStatus",
     "NotebookRequest",
     "SweepJob",
+    "SweepPlan",
     "SweepRequest",
     "SweepStatus",
     "get_job",
+    "plan_sweep",
     "submit",
     "submit_backtest",
     "submit_notebook",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -31,9 +32,30 @@ KERNEL_PID = "kernel_pid"
 
 def _tracked_kernel_manager() -> type:
     from jupyter_client import AsyncKernelManager
+    from traitlets import default
 
     class TrackedKernelManager(AsyncKernelManager):  # type: ignore[misc, valid-type]
-        """Publishes the kernel's pid to the running RQ job once the kernel is launched."""
+        """Publishes the kernel's pid to the running RQ job once the kernel is launched.
+
+        On POSIX the kernel listens on Unix sockets in a private folder of its own (mode 0700)
+        instead of localhost TCP ports, which any local user could reach unencrypted (and
+        ipykernel warns about); a folder per kernel keeps parallel reports apart.
+        """
+
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            if self.transport != "ipc":
+                return str(super()._ip_default())
+            return os.path.join(tempfile.mkdtemp(prefix="coinbt-kernel-"), "kernel")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if self.transport == "ipc" and not restart:
+                shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             await super()._async_launch_kernel(kernel_cmd, **kw)

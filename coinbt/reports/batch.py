@@ -126,10 +126,11 @@ def expand(plan: Mapping[str, Any]) -> list[BatchEntry]:
     for k, params in enumerate(combos):
         try:
             checked = check_parameters(path, params)
-            run_id = plan_report(path, checked).run_id
+            planned = plan_report(path, checked)
         except ConfigError as exc:
             raise ConfigError(f"batch plan, report {k + 1} of {len(combos)}: {exc}") from exc
-        entries.setdefault(run_id, BatchEntry(str(path), checked, run_id))
+        entry = BatchEntry(str(path), planned.parameters(checked), planned.run_id)
+        entries.setdefault(planned.run_id, entry)
     return list(entries.values())
 
 

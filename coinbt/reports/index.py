@@ -63,13 +63,15 @@ def write_index(out_dir: str | Path, run_ids: Sequence[str]) -> Path:
             continue
         status = html.escape(str(row["status"]))
         cls = ' class="failed"' if row["status"] != "finished" else ""
-        market = f"{row['symbol']} {row['timeframe']}" + (
+        symbols = ", ".join(row.get("symbols") or [row["symbol"]])
+        market = f"{symbols} {row['timeframe']}" + (
             f" · {row['exchange']}" if row.get("exchange") else ""
         )
+        what = str(row["strategy"]) + (f" ({row['kind']})" if row["kind"] != "backtest" else "")
         metrics = "".join(_cell(row.get(c), fmt) for c, _, fmt in COLUMNS)
         lines.append(
             f"<tr><td>{links or '–'}</td><td><code>{run_id}</code></td>"
-            f"<td>{html.escape(str(row['strategy']))}</td><td>{html.escape(market)}</td>"
+            f"<td>{html.escape(what)}</td><td>{html.escape(market)}</td>"
             f"<td>{html.escape(str(row.get('params') or {}))}</td><td{cls}>{status}</td>"
             f"{metrics}</tr>"
         )
@@ -79,7 +81,8 @@ def write_index(out_dir: str | Path, run_ids: Sequence[str]) -> Path:
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         f"<title>coinbt reports</title><style>{_STYLE}</style></head><body>"
         f"<h1>coinbt reports</h1><p>{len(run_ids)} report(s), written {now}. Metrics from the "
-        "run registry; returns and drawdowns as percent of starting equity.</p>"
+        "run registry; returns and drawdowns as percent of starting equity (a sweep's or a "
+        "comparison's figures are in its report).</p>"
         "<table><thead><tr><th></th><th>Run</th><th>Strategy</th><th>Market</th>"
         f"<th>Parameters</th><th>Status</th>{heads}</tr></thead><tbody>"
         + "".join(lines)

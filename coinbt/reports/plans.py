@@ -15,8 +15,8 @@ create that run's ``queued`` row (for a report job, or to record a failed report
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,21 @@ PLANNED = ("backtest", "sweep", "compare")
 @dataclass(frozen=True)
 class ReportPlan:
     """A report, planned: its ``template`` (name), ``run_id`` and the run's ``kind``, a
-    one-line ``description`` and ``queue(registry)``, which creates the run's ``queued`` row
-    (None when created, else the status of the run already stored — left as it is)."""
+    one-line ``description``, ``queue(registry)``, which creates the run's ``queued`` row
+    (None when created, else the status of the run already stored — left as it is), and
+    ``resolved``: parameters pinned at planning (``runs=None`` of a comparison becomes the
+    run ids it meant then), to pass to the template instead of the ones given."""
 
     template: str
     run_id: str
     kind: str
     description: str
     queue: Callable[[Any], str | None]
+    resolved: Mapping[str, Any] = field(default_factory=dict)
+
+    def parameters(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters to run the template with: ``given``, with ``resolved`` on top."""
+        return {**given, **self.resolved}
 
 
 def plan_report(path: Path, params: dict[str, Any]) -> ReportPlan:
@@ -93,7 +100,9 @@ def plan_report(path: Path, params: dict[str, Any]) -> ReportPlan:
         from coinbt.reports.compare import comparison_plan
 
         ids, run_id, queue = comparison_plan(params.get("runs"))
-        return ReportPlan(name, run_id, "compare", f"comparison of {len(ids)} runs", queue)
+        return ReportPlan(
+            name, run_id, "compare", f"comparison of {len(ids)} runs", queue, {"runs": ids}
+        )
     raise ConfigError(
         f"template {path.name}: coinbt plans reports of the templates {', '.join(PLANNED)}; "
         "name your notebook after the one whose parameters it takes",

@@ -96,8 +96,9 @@ def run_report(
     from coinbt.storage import Registry
 
     path = template_path(template)
-    params = check_parameters(path, parameters)
-    plan = plan_report(path, params)
+    checked = check_parameters(path, parameters)
+    plan = plan_report(path, checked)
+    params = plan.parameters(checked)  # e.g. runs=None of a comparison pinned to its run ids
     run_id = plan.run_id
     out_dir = Path(reports_dir) if reports_dir is not None else reports_root()
     notebook, html = out_dir / f"{run_id}.ipynb", out_dir / f"{run_id}.html"

@@ -42,8 +42,9 @@ def submit_report(
     the run's row (what ``Job.wait`` follows) is finished before the report is archived.
     """
     path = template_path(template)
-    params = check_parameters(path, parameters)
-    plan = plan_report(path, params)
+    checked = check_parameters(path, parameters)
+    plan = plan_report(path, checked)
+    params = plan.parameters(checked)  # what the job runs: a later plan must agree
     run_id = plan.run_id
     url = redis_url or config.redis_url()
     reg = registry if registry is not None else Registry()

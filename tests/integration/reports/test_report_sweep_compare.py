@@ -118,6 +118,12 @@ def test_compare_report_records_the_comparison_of_the_stored_runs(report_env: Pa
     again = run_report("compare", {})  # runs=None: the two latest backtests, same comparison
     assert again.run_id == report.run_id and again.status == "finished"
 
+    from coinbt.reports.index import write_index
+
+    page = write_index(report_env / "reports", [report.run_id, a.run_id]).read_text()
+    assert "volume_long_candle vs volume_zone_breakout (compare)" in page
+    assert "ETH-USDT, BTC-USDT 1h" in page and f'href="{report.run_id}.html"' in page
+
 
 def test_sweep_and_compare_parameter_mistakes_fail_before_anything_runs(
     report_env: Path, capsys: pytest.CaptureFixture[str]
