@@ -47,14 +47,20 @@ best.stats["sharpe"], len(best.trades)
 reg.artifacts(best.run_id)
 
 # %% [markdown]
-# Compare the equity of the stored runs:
+# Compare the stored runs side by side (`coinbt.results.compare`; `coinbt report compare -p runs
+# '[id1, id2, id3]'` makes the same comparison as an archived report):
 
 # %%
-import pandas as pd
-import plotly.express as px
+from coinbt.results import compare
 
-curves = {row.params["window"]: reg.load(row.run_id).equity["equity"] for row in runs.itertuples()}
-px.line(pd.DataFrame(curves).iloc[::6], title="equity by sma window", labels={"value": "equity"})
+stored = [reg.load(run_id) for run_id in runs["run_id"]]
+compare.stats_table(stored).loc[["total_return", "sharpe", "max_drawdown", "n_trades"]]
+
+# %%
+compare.highlight_differences(compare.spec_table(stored))
+
+# %%
+compare.compare_figure(stored)
 
 # %% [markdown]
 # With S3: set `COINBT_ARTIFACTS_URI=s3://bucket/prefix` (and `COINBT_S3_ENDPOINT_URL` for
