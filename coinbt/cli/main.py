@@ -14,6 +14,7 @@ from coinbt import __version__
 from coinbt.cli import (
     backtest_cmd,
     backup_cmd,
+    dashboard_cmd,
     data_cmd,
     db_cmd,
     jobs_cmd,
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_cmd.register(sub)
     worker_cmd.register(sub)
     report_cmd.register(sub)
+    dashboard_cmd.register(sub)
     return parser
 
 

@@ -302,7 +302,72 @@ class Registry:
         limit, offset : int, optional
             Paging.
         """
-        query = select(Run.__table__)
+        query = self._filtered(
+            select(Run.__table__), strategy=strategy, symbol=symbol, timeframe=timeframe,
+            kind=kind, status=status, since=since, until=until, tags=tags, where=where,
+        )  # fmt: skip
+        orders = [order_by] if isinstance(order_by, str) else list(order_by or ["-created"])
+        for name in orders:
+            desc = name.startswith("-")
+            col = self._column(name.lstrip("-+"))
+            query = query.order_by(col.desc() if desc else col.asc())
+        query = query.order_by(Run.run_id)
+        if limit is not None:
+            query = query.limit(int(limit))
+        if offset:
+            query = query.offset(int(offset))
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        for column in ("created", "started", "finished"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    def count(
+        self,
+        *,
+        strategy: str | None = None,
+        symbol: str | None = None,
+        timeframe: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        tags: str | Iterable[str] | None = None,
+        where: Mapping[str, tuple[str, Any]] | None = None,
+    ) -> int:
+        """How many runs :meth:`runs` would list with these filters (for paging)."""
+        query = self._filtered(
+            select(func.count()).select_from(Run.__table__), strategy=strategy, symbol=symbol,
+            timeframe=timeframe, kind=kind, status=status, since=since, until=until, tags=tags,
+            where=where,
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def distinct(self, column: str) -> list[Any]:
+        """The distinct non-null values of a column among listed runs, sorted (to fill the
+        choices of a filter)."""
+        col = self._column(column)
+        query = select(col).where(Run.status != DELETING, col.is_not(None)).distinct()
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(query).scalars())
+
+    def _filtered(
+        self,
+        query: Any,
+        *,
+        strategy: str | None,
+        symbol: str | None,
+        timeframe: str | None,
+        kind: str | None,
+        status: str | None,
+        since: str | datetime | None,
+        until: str | datetime | None,
+        tags: str | Iterable[str] | None,
+        where: Mapping[str, tuple[str, Any]] | None,
+    ) -> Any:
+        """``query`` with the filters of :meth:`runs`."""
         for column, value in (
             ("strategy", strategy),
             ("symbol", symbol),
@@ -334,22 +399,7 @@ class Registry:
                     field="where",
                 )
             query = query.where(_OPERATORS[op](col, value))
-        orders = [order_by] if isinstance(order_by, str) else list(order_by or ["-created"])
-        for name in orders:
-            desc = name.startswith("-")
-            col = self._column(name.lstrip("-+"))
-            query = query.order_by(col.desc() if desc else col.asc())
-        query = query.order_by(Run.run_id)
-        if limit is not None:
-            query = query.limit(int(limit))
-        if offset:
-            query = query.offset(int(offset))
-        with self.engine.connect() as conn:
-            result = conn.execute(query)
-            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-        for column in ("created", "started", "finished"):
-            frame[column] = pd.to_datetime(frame[column], utc=True)
-        return frame
+        return query
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """One run's row (the columns of :meth:`runs`, as Python values), or None if absent."""

@@ -1,0 +1,54 @@
+"""Voila dashboards over the run registry: runs explorer, run, compare and sweep views.
+
+State and figure builders live here and are tested without a browser; the notebooks in
+``notebooks/dashboards/`` are one cell each (``coinbt.dashboards.view("run")``).  ``coinbt
+dashboard`` serves them with safe settings (``docs/dashboards.md``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+VIEWS = ("runs", "run", "compare", "sweep")
+
+
+def view(name: str, query: str | None = None) -> Any:
+    """The widget of dashboard ``name`` for the page's query string (``$QUERY_STRING`` under
+    Voila; ``query`` in tests).  A user mistake (unknown run id, too few runs) becomes a short
+    message on the page, never a traceback."""
+    import ipywidgets as w
+
+    from coinbt.dashboards.common import query_params, require
+    from coinbt.errors import CoinbtError
+
+    q = query_params(query)
+    try:
+        if name == "runs":
+            from coinbt.dashboards.explorer import RunsExplorer
+
+            return RunsExplorer().widget
+        if name == "run":
+            from coinbt.dashboards.run_view import RunView
+
+            run = require(q.get("run"), "a run id", "open a run from the runs explorer (runs.ipynb)")
+            return RunView(run).widget
+        if name == "compare":
+            from coinbt.dashboards.compare_view import CompareView
+
+            runs = require(q.get("runs"), "2 to 5 run ids", "pick them in the runs explorer")
+            return CompareView(runs).widget
+        if name == "sweep":
+            from coinbt.dashboards.sweep_view import SweepView
+
+            run = require(q.get("run"), "a sweep's run id", "open a sweep from the runs explorer")
+            return SweepView(run).widget
+        raise ValueError(f"unknown dashboard {name!r}; views: {', '.join(VIEWS)}")
+    except CoinbtError as exc:
+        back = '<a href="runs.ipynb" target="_self">runs explorer</a>'
+        return w.HTML(
+            f'<p class="cbt-message" style="color:#cf222e">{html.escape(str(exc))}</p><p>{back}</p>'
+        )
+
+
+__all__ = ["VIEWS", "view"]

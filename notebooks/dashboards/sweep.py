@@ -1,0 +1,23 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Sweep
+#
+# A sweep's metric over two parameters; click a cell for its trial. Served by `coinbt dashboard` (docs/dashboards.md); the logic is in
+# `coinbt.dashboards`.
+
+# %%
+from coinbt.dashboards import view
+
+view("sweep")
