@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--cull-idle", type=int, default=600, metavar="S",
         help="shut down a visitor's kernel after S idle seconds (600)",
     )  # fmt: skip
+    p.add_argument(
+        "--pool-size", type=int, default=1, metavar="N",
+        help="preheated kernels per dashboard, ready before a visitor asks (1; 0 = none)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_dashboard)
 
 
@@ -53,6 +57,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         token=args.token,
         registry_url=args.registry_url,
         cull_idle_s=args.cull_idle,
+        pool_size=args.pool_size,
     )
     print(f"coinbt dashboard: {server.url}", flush=True)
     process = subprocess.Popen(server.argv, env=server.env)

@@ -22,16 +22,24 @@ def view(name: str, query: str | None = None) -> Any:
     from coinbt.dashboards.common import query_params, require
     from coinbt.errors import CoinbtError
 
+    if name == "runs":  # no query string: built before the visitor asks, refreshed after
+        from coinbt.dashboards.explorer import RunsExplorer
+
+        explorer = RunsExplorer()
+        if query is None and _preheated():
+            _wait_for_request(name)
+            explorer.reload()
+        return explorer.widget
+    if query is None and _preheated():
+        _wait_for_request(name)
     q = query_params(query)
     try:
-        if name == "runs":
-            from coinbt.dashboards.explorer import RunsExplorer
-
-            return RunsExplorer().widget
         if name == "run":
             from coinbt.dashboards.run_view import RunView
 
-            run = require(q.get("run"), "a run id", "open a run from the runs explorer (runs.ipynb)")
+            run = require(
+                q.get("run"), "a run id", "open a run from the runs explorer (runs.ipynb)"
+            )
             return RunView(run).widget
         if name == "compare":
             from coinbt.dashboards.compare_view import CompareView
@@ -49,6 +57,35 @@ def view(name: str, query: str | None = None) -> Any:
         return w.HTML(
             f'<p class="cbt-message" style="color:#cf222e">{html.escape(str(exc))}</p><p>{back}</p>'
         )
+
+
+def _preheated() -> bool:
+    import os
+
+    return os.environ.get("VOILA_PREHEAT", "False") != "False"
+
+
+def _wait_for_request(name: str) -> None:
+    """Under Voila with preheated kernels (``coinbt dashboard`` starts them), the notebook runs
+    before anyone asks for it: import what the view needs, then wait for the visitor's request
+    (its query string, and fresh data read at that moment)."""
+    import importlib
+
+    module = {"runs": "explorer", "run": "run_view", "compare": "compare_view"}.get(
+        name, "sweep_view"
+    )
+    importlib.import_module(f"coinbt.dashboards.{module}")
+    import plotly.graph_objects as go
+    import pyarrow.parquet  # noqa: F401  (artifacts, candles)
+
+    import coinbt.data.loader  # noqa: F401
+    from coinbt.dashboards.common import open_registry
+
+    go.FigureWidget()  # anywidget and plotly's widget machinery
+    open_registry().count()  # connect, check the schema once
+    from voila.utils import wait_for_request
+
+    wait_for_request()
 
 
 __all__ = ["VIEWS", "view"]

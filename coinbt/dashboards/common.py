@@ -52,9 +52,7 @@ def readonly_url(url: str) -> str:
         extra = "-c default_transaction_read_only=on"
         if extra not in options:
             options = f"{options} {extra}".strip()
-        return parsed.update_query_dict({"options": options}).render_as_string(
-            hide_password=False
-        )
+        return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
     return url
 
 
@@ -65,10 +63,7 @@ def open_registry(url: str | None = None) -> Any:
     from coinbt.storage.registry import DEFAULT_URL
 
     chosen = (
-        url
-        or os.environ.get(REGISTRY_ENV)
-        or os.environ.get("COINBT_REGISTRY_URL")
-        or DEFAULT_URL
+        url or os.environ.get(REGISTRY_ENV) or os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
     )
     return Registry(readonly_url(chosen))
 
@@ -131,7 +126,9 @@ def html_table(
                 href = html.escape(links[column][i])
                 text = f'<a href="{href}" target="_self">{text}</a>'
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            classes = " ".join(c for c in ("n" if numeric else "", tone(column, value, signed)) if c)
+            classes = " ".join(
+                c for c in ("n" if numeric else "", tone(column, value, signed)) if c
+            )
             cells.append(f'<td class="{classes}">{text}</td>' if classes else f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     ident = f' id="{html.escape(table_id)}"' if table_id else ""

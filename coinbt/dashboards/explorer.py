@@ -28,6 +28,8 @@ COLUMNS = (
 SORTABLE = ("created", "total_return", "sharpe", "cagr", "max_drawdown", "n_trades", "win_rate",
             "strategy", "symbol")  # fmt: skip
 SIGNED = ("total_return", "sharpe", "max_drawdown")
+#: filters whose choices are the registry's distinct values
+_CHOICES = ("strategy", "symbol", "timeframe", "kind", "status")
 
 
 @dataclass(frozen=True)
@@ -133,19 +135,13 @@ class RunsExplorer:
 
         self.registry = registry if registry is not None else open_registry()
         self.page_size = page_size
-        reg = self.registry
-
-        def choices(column: str) -> list[tuple[str, Any]]:
-            # "" stands for any: a Dropdown shows no label for the value None
-            return [("any", "")] + [(str(v), v) for v in reg.distinct(column)]
 
         box = {"layout": w.Layout(width="200px"), "style": {"description_width": "70px"}}
         c: dict[str, Any] = {
-            "strategy": w.Dropdown(options=choices("strategy"), description="strategy", **box),
-            "symbol": w.Dropdown(options=choices("symbol"), description="symbol", **box),
-            "timeframe": w.Dropdown(options=choices("timeframe"), description="timeframe", **box),
-            "kind": w.Dropdown(options=choices("kind"), description="kind", **box),
-            "status": w.Dropdown(options=choices("status"), description="status", **box),
+            name: w.Dropdown(options=self._choices(name), description=name, **box)
+            for name in _CHOICES
+        }
+        c.update({
             "since": w.DatePicker(description="from", **box),
             "until": w.DatePicker(description="to", **box),
             "tags": w.Text(description="tags", placeholder="a, b", **box),
@@ -155,7 +151,7 @@ class RunsExplorer:
             "min_trades": w.Text(description="trades ≥", placeholder="20", **box),
             "order_by": w.Dropdown(options=SORTABLE, value="created", description="sort", **box),
             "descending": w.Checkbox(value=True, description="descending", indent=False),
-        }
+        })  # fmt: skip
         self.controls = c
         self.status = w.HTML()
         self.table = w.HTML()
@@ -164,6 +160,7 @@ class RunsExplorer:
         self.pick = w.SelectMultiple(description="compare", rows=6, layout=w.Layout(width="520px"))
         self.compare_link = w.HTML()
         self._page_no = 0
+        self._quiet = False  # set while reload() swaps the choices
         self.page: Page | None = None
         for control in c.values():
             control.observe(self._changed, names="value")
@@ -179,6 +176,24 @@ class RunsExplorer:
             w.HBox([self.pick, self.compare_link]),
         ]
         self.widget = w.VBox(rows)
+        self.refresh()
+
+    def _choices(self, column: str) -> list[tuple[str, Any]]:
+        # "" stands for any: a Dropdown shows no label for the value None
+        return [("any", "")] + [(str(v), v) for v in self.registry.distinct(column)]
+
+    def reload(self) -> None:
+        """Read the filter choices again, then :meth:`refresh` (what a page view does when
+        the explorer was built in a preheated kernel)."""
+        self._quiet = True
+        try:
+            for name in _CHOICES:
+                control = self.controls[name]
+                chosen = control.value
+                control.options = self._choices(name)
+                control.value = chosen if chosen in dict(control.options).values() else ""
+        finally:
+            self._quiet = False
         self.refresh()
 
     def filter(self) -> RunFilter:
@@ -244,6 +259,8 @@ class RunsExplorer:
         self._picked()
 
     def _changed(self, _change: Any = None) -> None:
+        if self._quiet:
+            return
         self._page_no = 0
         self.refresh()
 
@@ -255,7 +272,9 @@ class RunsExplorer:
         chosen = list(self.pick.value)
         if 2 <= len(chosen) <= 5:
             href = link("compare", runs=chosen)
-            self.compare_link.value = f'<a href="{href}" target="_self">compare {len(chosen)} runs</a>'
+            self.compare_link.value = (
+                f'<a href="{href}" target="_self">compare {len(chosen)} runs</a>'
+            )
         else:
             self.compare_link.value = "pick 2 to 5 backtests to compare"
 

@@ -172,8 +172,11 @@ class RunView:
         self.pager = w.HTML()
         self.stats = w.HTML(stats_html(self.result))
         self.provenance = w.HTML(
-            html_table(provenance_frame(self.row, self.artifacts), scroll=False,
-                       table_id="provenance-table")  # fmt: skip
+            html_table(
+                provenance_frame(self.row, self.artifacts),
+                scroll=False,
+                table_id="provenance-table",
+            )  # fmt: skip
         )
         self.page = 0
         self.pages = max(1, math.ceil(len(self.positions) / PAGE_ROWS))

@@ -4,7 +4,9 @@
 * sources stripped and no tracebacks sent to the browser;
 * the port refused when busy instead of Voila's silent move to the next one;
 * the registry opened read-only (``readonly_url``; use a read-only role too);
-* idle kernels culled (each visitor owns one).
+* idle kernels culled (each visitor owns one);
+* a pool of preheated kernels per dashboard (``--pool-size``): the kernel is started and
+  coinbt imported before a visitor asks, so a page costs its query, not a kernel start.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def plan_server(
     token: str | None = None,
     registry_url: str | None = None,
     cull_idle_s: int = 600,
+    pool_size: int = 1,
 ) -> Server:
     """Check the settings and build the Voila command (nothing starts)."""
     from coinbt.storage.registry import DEFAULT_URL
@@ -100,7 +103,16 @@ def plan_server(
         "--MappingKernelManager.cull_interval=60",
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_s)}",
     ]  # fmt: skip
+    if pool_size > 0:  # kernels started and coinbt imported before a visitor asks
+        argv += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}"]
     return Server(argv, env, f"http://{ip}:{port}/voila/render/runs.ipynb?token={secret}", secret)
 
 
-__all__ = ["DASHBOARDS_ENV", "DEFAULT_PORT", "Server", "check_port", "dashboards_dir", "plan_server"]
+__all__ = [
+    "DASHBOARDS_ENV",
+    "DEFAULT_PORT",
+    "Server",
+    "check_port",
+    "dashboards_dir",
+    "plan_server",
+]

@@ -24,7 +24,9 @@ def trial_table(registry: Any, sweep_id: str) -> tuple[pd.DataFrame, list[str]]:
     if row["status"] != "finished" or "trials.parquet" not in arts:
         raise ConfigError(f"sweep {sweep_id} is {row['status']}: it has no trial table yet")
     table = registry.store.read_table(sweep_id, "trials", arts["trials.parquet"]["sha256"])
-    definition = json.loads(registry.store.get(sweep_id, "sweep.json", arts["sweep.json"]["sha256"]))
+    definition = json.loads(
+        registry.store.get(sweep_id, "sweep.json", arts["sweep.json"]["sha256"])
+    )
     names = [n for n in definition["param_names"] if n in table and table[n].nunique() > 1]
     return table, names
 

@@ -197,6 +197,8 @@ def top_equity_figure(sweep: Any, result: Any, metric: str, k: int) -> Any:
     same bars, both as multiples of the starting cash."""
     import plotly.graph_objects as go
 
+    from coinbt.results.figures import plot_times
+
     fig = go.Figure()
     first = None
     for trial in result.top(k, metric).index:
@@ -204,13 +206,15 @@ def top_equity_figure(sweep: Any, result: Any, metric: str, k: int) -> Any:
         first = first if first is not None else run
         equity = run.equity["equity"] / float(run.spec.engine["init_cash"])
         params = ", ".join(f"{n}={run.spec.params[n]}" for n in result.swept)
-        fig.add_trace(go.Scatter(x=equity.index, y=equity.to_numpy(), name=f"#{trial} {params}"))
+        fig.add_trace(
+            go.Scatter(x=plot_times(equity.index), y=equity.to_numpy(), name=f"#{trial} {params}")
+        )
     if first is not None:
         close = first.bars["close"].astype(np.float64)
         hold = close / close.iloc[0]
         fig.add_trace(
             go.Scatter(
-                x=hold.index,
+                x=plot_times(hold.index),
                 y=hold.to_numpy(),
                 name="buy and hold",
                 line={"color": "#555", "dash": "dot"},

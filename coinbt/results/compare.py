@@ -124,6 +124,8 @@ def compare_figure(results: Sequence[BacktestResult], *, normalise: bool = True)
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from coinbt.results.figures import plot_times
+
     runs = _checked(results)
     curves = equity_curves(runs, normalise=normalise)
     fig = make_subplots(
@@ -134,7 +136,7 @@ def compare_figure(results: Sequence[BacktestResult], *, normalise: bool = True)
         curve = curves[label].dropna()
         fig.add_trace(
             go.Scatter(
-                x=curve.index,
+                x=plot_times(curve.index),
                 y=curve.to_numpy(),
                 name=label,
                 legendgroup=label,
@@ -146,7 +148,7 @@ def compare_figure(results: Sequence[BacktestResult], *, normalise: bool = True)
         dd = r.equity["drawdown"]
         fig.add_trace(
             go.Scatter(
-                x=dd.index,
+                x=plot_times(dd.index),
                 y=dd.to_numpy() * 100.0,
                 name=label,
                 legendgroup=label,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,16 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from coinbt.results.result import BacktestResult
+
+
+def plot_times(times: Any) -> np.ndarray:
+    """Times for plotly: naive UTC ``datetime64`` (plotly deep-copies an array of tz-aware
+    Timestamps object by object — 1.6 s for 20,000 points in a FigureWidget — and draws both
+    the same)."""
+    index = pd.DatetimeIndex(times)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index.to_numpy()
 
 
 def display_candles(bars: pd.DataFrame, max_candles: int) -> pd.DataFrame:
@@ -47,7 +57,7 @@ def backtest_figure(result: BacktestResult, *, max_candles: int = 5000) -> go.Fi
     )
     fig.add_trace(
         go.Candlestick(
-            x=candles.index,
+            x=plot_times(candles.index),
             open=candles["open"],
             high=candles["high"],
             low=candles["low"],
@@ -62,7 +72,7 @@ def backtest_figure(result: BacktestResult, *, max_candles: int = 5000) -> go.Fi
     if len(trades):
         fig.add_trace(
             go.Scatter(
-                x=trades["entry_time"],
+                x=plot_times(trades["entry_time"]),
                 y=trades["entry_price"],
                 mode="markers",
                 marker={"symbol": "triangle-up", "size": 9, "color": "#1f77b4"},
@@ -75,7 +85,7 @@ def backtest_figure(result: BacktestResult, *, max_candles: int = 5000) -> go.Fi
         )
         fig.add_trace(
             go.Scatter(
-                x=trades["exit_time"],
+                x=plot_times(trades["exit_time"]),
                 y=trades["exit_price"],
                 mode="markers",
                 marker={
@@ -94,13 +104,15 @@ def backtest_figure(result: BacktestResult, *, max_candles: int = 5000) -> go.Fi
             col=1,
         )
     fig.add_trace(
-        go.Scatter(x=eq_view.index, y=eq_view["equity"], name="equity", line={"width": 1.5}),
+        go.Scatter(
+            x=plot_times(eq_view.index), y=eq_view["equity"], name="equity", line={"width": 1.5}
+        ),
         row=2,
         col=1,
     )
     fig.add_trace(
         go.Scatter(
-            x=eq_view.index,
+            x=plot_times(eq_view.index),
             y=eq_view["drawdown"],
             name="drawdown",
             fill="tozeroy",
