@@ -17,19 +17,20 @@ def view(name: str, query: str | None = None) -> Any:
     """The widget of dashboard ``name`` for the page's query string (``$QUERY_STRING`` under
     Voila; ``query`` in tests).  A user mistake (unknown run id, too few runs) becomes a short
     message on the page, never a traceback."""
-    import ipywidgets as w
-
     from coinbt.dashboards.common import query_params, require
     from coinbt.errors import CoinbtError
 
     if name == "runs":  # no query string: built before the visitor asks, refreshed after
         from coinbt.dashboards.explorer import RunsExplorer
 
-        explorer = RunsExplorer()
-        if query is None and _preheated():
-            _wait_for_request(name)
-            explorer.reload()
-        return explorer.widget
+        try:
+            explorer = RunsExplorer()
+            if query is None and _preheated():
+                _wait_for_request(name)
+                explorer.reload()
+            return explorer.widget
+        except CoinbtError as exc:
+            return _message(exc)
     if query is None and _preheated():
         _wait_for_request(name)
     q = query_params(query)
@@ -53,10 +54,17 @@ def view(name: str, query: str | None = None) -> Any:
             return SweepView(run).widget
         raise ValueError(f"unknown dashboard {name!r}; views: {', '.join(VIEWS)}")
     except CoinbtError as exc:
-        back = '<a href="runs.ipynb" target="_self">runs explorer</a>'
-        return w.HTML(
-            f'<p class="cbt-message" style="color:#cf222e">{html.escape(str(exc))}</p><p>{back}</p>'
-        )
+        return _message(exc)
+
+
+def _message(exc: Exception) -> Any:
+    """A user mistake or an unreachable registry as a short message (no traceback)."""
+    import ipywidgets as w
+
+    back = '<a href="runs.ipynb" target="_self">runs explorer</a>'
+    return w.HTML(
+        f'<p class="cbt-message" style="color:#cf222e">{html.escape(str(exc))}</p><p>{back}</p>'
+    )
 
 
 def _preheated() -> bool:
@@ -69,6 +77,7 @@ def _wait_for_request(name: str) -> None:
     """Under Voila with preheated kernels (``coinbt dashboard`` starts them), the notebook runs
     before anyone asks for it: import what the view needs, then wait for the visitor's request
     (its query string, and fresh data read at that moment)."""
+    import contextlib
     import importlib
 
     module = {"runs": "explorer", "run": "run_view", "compare": "compare_view"}.get(
@@ -80,9 +89,11 @@ def _wait_for_request(name: str) -> None:
 
     import coinbt.data.loader  # noqa: F401
     from coinbt.dashboards.common import open_registry
+    from coinbt.errors import CoinbtError
 
     go.FigureWidget()  # anywidget and plotly's widget machinery
-    open_registry().count()  # connect, check the schema once
+    with contextlib.suppress(CoinbtError):  # the view says what is wrong, to the visitor
+        open_registry().count()  # connect, check the schema once
     from voila.utils import wait_for_request
 
     wait_for_request()

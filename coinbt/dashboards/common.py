@@ -11,6 +11,7 @@ import html
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -65,7 +66,16 @@ def open_registry(url: str | None = None) -> Any:
     chosen = (
         url or os.environ.get(REGISTRY_ENV) or os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
     )
-    return Registry(readonly_url(chosen))
+    ro = readonly_url(chosen)
+    if ro.startswith("sqlite:///file:") and "mode=ro" in ro:
+        path = Path(ro[len("sqlite:///file:") :].split("?", 1)[0])
+        if not path.is_file():
+            raise ConfigError(
+                f"registry {path} does not exist: record runs first (coinbt backtest --save, "
+                "coinbt demo) or point --registry-url at your registry",
+                field="registry_url",
+            )
+    return Registry(ro)
 
 
 def query_params(query: str | None = None) -> dict[str, str]:

@@ -225,7 +225,8 @@ class RunView:
         else:
             rng = list(trade_window(self.result, trade))
         with self.figure.batch_update():
-            self.figure.update_xaxes(range=rng)
+            # naive UTC text, as the traces' times (plotly.js cannot read "+00:00")
+            self.figure.update_xaxes(range=[_axis_time(t) for t in rng])
             if trade:
                 t = self.result.trades.iloc[trade - 1]
                 lo = min(t["entry_price"], t["exit_price"])
@@ -240,6 +241,13 @@ class RunView:
 
     def _zoom(self, change: Any) -> None:
         self.zoom(int(change["new"] or 0))
+
+
+def _axis_time(value: Any) -> str:
+    stamp = pd.Timestamp(value)
+    if stamp.tz is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.isoformat()
 
 
 def _quote(symbol: str) -> str:

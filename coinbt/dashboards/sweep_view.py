@@ -74,11 +74,15 @@ class SweepView:
             name: w.Dropdown(options=sorted(self.table[name].unique().tolist()), description=name)
             for name in self.params
         }
-        self.figure = go.FigureWidget(go.Heatmap(colorscale="RdYlGn"))
-        self.figure.update_layout(height=520, margin={"t": 40})
-        self.figure.data[0].on_click(self._clicked)
         self.picked = w.HTML("click a cell to open its trial")
         self.fixed_box = w.HBox([])
+        # the first heatmap goes into the widget's initial state: updates sent before the
+        # browser has drawn the widget can be lost
+        first = go.Figure(go.Heatmap(colorscale="RdYlGn"))
+        first.update_layout(height=520, margin={"t": 40})
+        self._draw(first)
+        self.figure = go.FigureWidget(first)
+        self.figure.data[0].on_click(self._clicked)
         for control in (self.x, self.y, self.metric, *self.fixed.values()):
             control.observe(lambda _c: self.redraw(), names="value")
         row = self.registry.run(self.sweep_id)
@@ -90,7 +94,6 @@ class SweepView:
             [w.HTML(title), w.HBox([self.x, self.y, self.metric]), self.fixed_box,
              self.figure, self.picked]
         )  # fmt: skip
-        self.redraw()
 
     def fixed_values(self) -> dict[str, Any]:
         """The swept parameters that are not on an axis, at their dropdowns' values."""
@@ -99,6 +102,10 @@ class SweepView:
 
     def redraw(self) -> None:
         """Redraw the heatmap for the current axes, metric and fixed values."""
+        with self.figure.batch_update():
+            self._draw(self.figure)
+
+    def _draw(self, fig: Any) -> None:
         axes = {self.x.value, self.y.value}
         self.fixed_box.children = [d for n, d in self.fixed.items() if n not in axes]
         try:
@@ -109,21 +116,20 @@ class SweepView:
             self.picked.value = html.escape(str(exc))
             return
         self.ids = ids
-        with self.figure.batch_update():
-            trace = self.figure.data[0]
-            trace.z = z.to_numpy(dtype=np.float64)
-            trace.x = [str(v) for v in z.columns]
-            trace.y = [str(v) for v in z.index]
-            trace.customdata = ids.to_numpy(dtype=object)
-            trace.hovertemplate = (
-                f"{self.x.value}=%{{x}}<br>{self.y.value}=%{{y}}<br>{self.metric.value}=%{{z}}"
-                "<br>%{customdata}<extra></extra>"
-            )
-            self.figure.update_layout(
-                title=f"{self.metric.value} by {self.x.value} and {self.y.value}",
-                xaxis={"title": self.x.value, "type": "category"},
-                yaxis={"title": self.y.value, "type": "category"},
-            )
+        trace = fig.data[0]
+        trace.z = z.to_numpy(dtype=np.float64)
+        trace.x = [str(v) for v in z.columns]
+        trace.y = [str(v) for v in z.index]
+        trace.customdata = ids.to_numpy(dtype=object)
+        trace.hovertemplate = (
+            f"{self.x.value}=%{{x}}<br>{self.y.value}=%{{y}}<br>{self.metric.value}=%{{z}}"
+            "<br>%{customdata}<extra></extra>"
+        )
+        fig.update_layout(
+            title=f"{self.metric.value} by {self.x.value} and {self.y.value}",
+            xaxis={"title": self.x.value, "type": "category"},
+            yaxis={"title": self.y.value, "type": "category"},
+        )
 
     def open_cell(self, x_index: int, y_index: int) -> str | None:
         """The run id behind heatmap cell (``x_index``, ``y_index``); shows its link."""
