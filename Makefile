@@ -47,6 +47,7 @@ bench: $(VENV)/.bench  ## speed and memory against peers, JSON in benchmarks/res
 	$(PY) -m benchmarks.bench_storage
 	$(PY) -m benchmarks.bench_jobs
 	$(PY) -m benchmarks.bench_reports
+	$(PY) -m benchmarks.bench_dashboards
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -94,7 +94,12 @@ def backtest_figure(result: BacktestResult, *, max_candles: int = 5000) -> go.Fi
                 marker={
                     "symbol": "triangle-down",
                     "size": 9,
-                    "color": np.where(trades["net_pnl"] > 0, "#2ca02c", "#d62728"),
+                    # 1 = gain (green), 0 = loss (red): numbers, not 10,000 colour strings
+                    # that plotly validates one by one
+                    "color": (trades["net_pnl"] > 0).to_numpy(dtype=np.float64),
+                    "colorscale": [[0.0, "#d62728"], [1.0, "#2ca02c"]],
+                    "cmin": 0.0,
+                    "cmax": 1.0,
                 },
                 name="exit",
                 customdata=np.c_[trades["net_pnl"], trades["exit_reason"].astype(str)],

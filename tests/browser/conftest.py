@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dashboard_browser import TOKEN, Dashboard, free_port
 from dashboard_seed import seed
 
 CHROMIUM = os.environ.get("COINBT_CHROMIUM", "/usr/bin/chromium")
@@ -29,15 +29,6 @@ ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "reports" / "screenshots"
-TOKEN = "browser-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -52,17 +43,6 @@ def browser(skip_or_fail: Callable[[str], None]) -> Iterator[Any]:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield b
         b.close()
-
-
-class Dashboard:
-    def __init__(self, base: str, seeded: dict[str, Any]) -> None:
-        self.base = base
-        self.seeded = seeded
-
-    def url(self, view: str, query: str = "", token: bool = True) -> str:
-        parts = [f"token={TOKEN}"] if token else []
-        parts += [query] if query else []
-        return f"{self.base}/voila/render/{view}.ipynb" + ("?" + "&".join(parts) if parts else "")
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +94,3 @@ def page(browser: Any) -> Iterator[Any]:
     pg.set_default_timeout(90_000)
     yield pg
     context.close()
-
-
-def screenshot(page: Any, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    return path

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
-from conftest import Dashboard, screenshot
+from dashboard_browser import Dashboard, screenshot
 
 from coinbt.dashboards.run_view import trade_window
 
