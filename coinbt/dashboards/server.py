@@ -88,6 +88,9 @@ def plan_server(
     url = registry_url or os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
     env = dict(os.environ)
     env[REGISTRY_ENV] = readonly_url(url)
+    # Voila starts each kernel in the dashboards folder: relative places (the embedded
+    # defaults .coinbt/artifacts and ./data among them) must mean what they mean here
+    env.update(_absolute_places())
     argv = [
         sys.executable, "-m", "voila", str(folder),
         "--no-browser",
@@ -106,6 +109,16 @@ def plan_server(
     if pool_size > 0:  # kernels started and coinbt imported before a visitor asks
         argv += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}"]
     return Server(argv, env, f"http://{ip}:{port}/voila/render/runs.ipynb?token={secret}", secret)
+
+
+def _absolute_places() -> dict[str, str]:
+    from coinbt.settings import data_root
+    from coinbt.storage.registry import DEFAULT_ARTIFACTS
+
+    artifacts = os.environ.get("COINBT_ARTIFACTS_URI") or str(DEFAULT_ARTIFACTS)
+    if "://" not in artifacts:
+        artifacts = str(Path(artifacts).expanduser().resolve())
+    return {"COINBT_ARTIFACTS_URI": artifacts, "COINBT_DATA_ROOT": str(data_root().resolve())}
 
 
 __all__ = [

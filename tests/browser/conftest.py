@@ -52,16 +52,14 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterato
     root = seeded["root"]
     port = free_port()
     env = dict(os.environ)
-    env.update(
-        COINBT_REGISTRY_URL=f"sqlite:///{root / 'registry.db'}",
-        COINBT_ARTIFACTS_URI=str(root / "artifacts"),
-    )
+    # relative places, as a newcomer's embedded defaults are: the kernels start elsewhere
+    env.update(COINBT_REGISTRY_URL="sqlite:///registry.db", COINBT_ARTIFACTS_URI="artifacts")
     env.pop("COINBT_DASHBOARD_REGISTRY_URL", None)
     log = (root / "dashboard.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "coinbt.cli.main", "dashboard", "--port", str(port),
          "--token", TOKEN],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

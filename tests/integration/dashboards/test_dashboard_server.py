@@ -40,7 +40,22 @@ def test_the_server_is_planned_with_safe_settings(tmp_path: Path) -> None:
     assert server.env["COINBT_DASHBOARD_REGISTRY_URL"] == readonly_url(url)
     assert "mode=ro" in server.env["COINBT_DASHBOARD_REGISTRY_URL"]
     assert plan_server(port=port, token="s3cret-token").token == "s3cret-token"
-    assert "--preheat_kernel" not in " ".join(plan_server(port=port, pool_size=0).argv)
+
+
+def test_relative_places_are_made_absolute_for_kernels_started_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Voila starts kernels in notebooks/dashboards: the embedded relative defaults
+    (.coinbt/artifacts, ./data) must still point where they point for the command."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COINBT_ARTIFACTS_URI", raising=False)
+    monkeypatch.setenv("COINBT_DATA_ROOT", "mydata")
+    env = plan_server(port=free_port()).env
+    assert env["COINBT_ARTIFACTS_URI"] == str(tmp_path / ".coinbt" / "artifacts")
+    assert env["COINBT_DATA_ROOT"] == str(tmp_path / "mydata")
+    monkeypatch.setenv("COINBT_ARTIFACTS_URI", "s3://bucket/prefix")
+    assert plan_server(port=free_port()).env["COINBT_ARTIFACTS_URI"] == "s3://bucket/prefix"
+    assert "--preheat_kernel" not in " ".join(plan_server(port=free_port(), pool_size=0).argv)
 
 
 def test_busy_ports_short_tokens_and_missing_dashboards_are_refused(
