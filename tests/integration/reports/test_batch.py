@@ -24,23 +24,15 @@ matrix:
 """
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("COINBT_REGISTRY_URL", f"sqlite:///{tmp_path / 'registry.db'}")
-    monkeypatch.setenv("COINBT_ARTIFACTS_URI", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("COINBT_REPORTS_DIR", str(tmp_path / "reports"))
-    return tmp_path
-
-
 def test_a_batch_of_four_reports_in_parallel_with_an_index(
-    env: Path, capsys: pytest.CaptureFixture[str]
+    report_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plan = env / "plan.yaml"
+    plan = report_env / "plan.yaml"
     plan.write_text(PLAN)
     assert main(["batch", str(plan)]) == 0
     out = capsys.readouterr().out
     assert "4 report(s), 0 failed" in out
-    index = env / "reports" / "index.html"
+    index = report_env / "reports" / "index.html"
     assert f"index: {index}" in out
     page = index.read_text()
     ids = re.findall(r'href="([0-9a-f]{16})\.html"', page)
@@ -57,7 +49,7 @@ def test_a_batch_of_four_reports_in_parallel_with_an_index(
     reg.close()
 
 
-def test_plan_mistakes_name_the_report_and_write_nothing(env: Path) -> None:
+def test_plan_mistakes_name_the_report_and_write_nothing(report_env: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown key 'matrx'.*Did you mean 'matrix'"):
         read_plan({"matrx": {"strategy": ["sma_cross"]}})
     with pytest.raises(ConfigError, match="give a 'matrix'"):
@@ -69,7 +61,7 @@ def test_plan_mistakes_name_the_report_and_write_nothing(env: Path) -> None:
                                    {"strategy": "sma_cross", "params": {"windw": 5}}]}))  # fmt: skip
     with pytest.raises(ConfigError, match=r"matrix axis 'strategy' must be a non-empty list"):
         expand(read_plan({"matrix": {"strategy": []}}))
-    assert not (env / "reports").exists()
+    assert not (report_env / "reports").exists()
     reg = Registry()
     assert reg.runs().empty
     reg.close()
