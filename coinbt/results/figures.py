@@ -40,16 +40,102 @@ def display_candles(bars: pd.DataFrame, max_candles: int) -> pd.DataFrame:
     return agg
 
 
+def chart_data(
+    result: BacktestResult, start: Any = None, end: Any = None, *, max_candles: int = 5000
+) -> dict[str, dict[str, Any]]:
+    """The data of each trace of :func:`backtest_figure` over ``[start, end]`` (the whole run
+    by default), keyed by trace name: ``price``, ``entry``, ``exit``, ``equity``, ``drawdown``.
+
+    When the range has more than ``max_candles`` bars, ``k`` consecutive bars make one candle;
+    equity is then shown as its last value and drawdown as its lowest per candle (the chart's
+    deepest point is the run's max drawdown), and the trades entered (or exited) within one
+    candle become one marker whose hover gives their count, average price, total quantity
+    and total net PnL, as backtesting.py merges trades when it resamples.  Otherwise there
+    is one point per bar and one marker per trade.  Zooming into a short range therefore
+    shows every bar and every trade (the run view does this).
+    """
+    bars = result.bars
+    eq = result.equity
+    lo = 0 if start is None else int(bars.index.searchsorted(start, side="left"))
+    hi = len(bars) if end is None else int(bars.index.searchsorted(end, side="right"))
+    bars, eq = bars.iloc[lo:hi], eq.iloc[lo:hi]
+    n = len(bars)
+    k = max(1, int(np.ceil(n / max_candles)))
+    group = np.arange(n) // k
+    candles = display_candles(bars, max_candles) if k > 1 else bars
+    times = plot_times(candles.index)
+    if k > 1:
+        curve = pd.DataFrame({"equity": eq["equity"].to_numpy(), "drawdown": eq["drawdown"]
+                              .to_numpy(), "g": group}).groupby("g")  # fmt: skip
+        equity = curve["equity"].last().to_numpy()
+        dd = curve["drawdown"].min().to_numpy()
+    else:
+        equity, dd = eq["equity"].to_numpy(), eq["drawdown"].to_numpy()
+    data: dict[str, dict[str, Any]] = {
+        "price": {
+            "x": times,
+            "open": candles["open"].to_numpy(),
+            "high": candles["high"].to_numpy(),
+            "low": candles["low"].to_numpy(),
+            "close": candles["close"].to_numpy(),
+        },  # fmt: skip
+        "equity": {"x": times, "y": equity},
+        "drawdown": {"x": times, "y": dd},
+    }
+    trades = result.trades
+    number = np.arange(1, len(trades) + 1)
+    for side in ("entry", "exit"):
+        when = pd.DatetimeIndex(trades[f"{side}_time"])
+        at = bars.index.searchsorted(when, side="right") - 1  # the bar each trade falls in
+        inside = (at >= 0) & (when <= bars.index[-1]) if n else np.zeros(len(trades), bool)
+        part = trades.loc[inside]
+        data[side] = _markers(part, side, number[inside], at[inside] // k, times, merged=k > 1)
+    return data
+
+
+def _markers(
+    trades: pd.DataFrame,
+    side: str,
+    number: np.ndarray,
+    candle: np.ndarray,
+    times: np.ndarray,
+    *,
+    merged: bool,
+) -> dict[str, Any]:
+    """Marker data of one side (``entry``/``exit``): per trade, or per candle when merged.
+    Exits are coloured by net PnL (1 = gain, green; 0 = loss, red)."""
+    price = trades[f"{side}_price"].to_numpy(dtype=np.float64)
+    qty = trades["quantity"].to_numpy(dtype=np.float64)
+    pnl = trades["net_pnl"].to_numpy(dtype=np.float64)
+    if not merged:
+        x = plot_times(trades[f"{side}_time"])
+        if side == "entry":
+            text = [f"trade #{t} entry<br>price {p:,.6g}<br>qty {q:.6g}"
+                    for t, p, q in zip(number, price, qty, strict=True)]  # fmt: skip
+        else:
+            reason = trades["exit_reason"].astype(str).to_numpy()
+            text = [f"trade #{t} exit<br>price {p:,.6g}<br>net PnL {v:,.2f}<br>{r}"
+                    for t, p, v, r in zip(number, price, pnl, reason, strict=True)]  # fmt: skip
+        return {"x": x, "y": price, "text": text, "pnl": pnl}
+    frame = pd.DataFrame({"c": candle, "pq": price * qty, "q": qty, "pnl": pnl, "n": 1})
+    g = frame.groupby("c", sort=True).sum()
+    avg = (g["pq"] / g["q"]).to_numpy()
+    label = "entries" if side == "entry" else "exits"
+    text = [
+        f"{n:,} {label if n > 1 else side}<br>avg price {p:,.6g}<br>qty {q:.6g}"
+        + (f"<br>net PnL {v:,.2f}" if side == "exit" else "")
+        for n, p, q, v in zip(g["n"], avg, g["q"], g["pnl"], strict=True)
+    ]
+    return {"x": times[g.index.to_numpy()], "y": avg, "text": text, "pnl": g["pnl"].to_numpy()}
+
+
 def backtest_figure(result: BacktestResult, *, max_candles: int = 5000) -> go.Figure:
-    """Three panels: price with trades, equity, drawdown."""
+    """Three panels: price with trades, equity, drawdown (data from :func:`chart_data`)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     spec = result.spec
-    candles = display_candles(result.bars, max_candles)
-    eq = result.equity
-    step = max(1, len(eq) // (4 * max_candles))
-    eq_view = eq.iloc[::step]
+    data = chart_data(result, max_candles=max_candles)
     fig = make_subplots(
         rows=3,
         cols=1,
@@ -58,70 +144,24 @@ def backtest_figure(result: BacktestResult, *, max_candles: int = 5000) -> go.Fi
         vertical_spacing=0.03,
         subplot_titles=(f"{spec.symbol} {spec.timeframe} · {spec.strategy}", "Equity", "Drawdown"),
     )
-    fig.add_trace(
-        go.Candlestick(
-            x=plot_times(candles.index),
-            open=candles["open"],
-            high=candles["high"],
-            low=candles["low"],
-            close=candles["close"],
-            name="price",
-            showlegend=False,
-        ),
-        row=1,
-        col=1,
-    )
-    trades = result.trades
-    if len(trades):
-        fig.add_trace(
-            go.Scatter(
-                x=plot_times(trades["entry_time"]),
-                y=trades["entry_price"],
-                mode="markers",
-                marker={"symbol": "triangle-up", "size": 9, "color": "#1f77b4"},
-                name="entry",
-                customdata=np.c_[trades["quantity"]],
-                hovertemplate="entry %{x}<br>price %{y}<br>qty %{customdata[0]:.6g}<extra></extra>",
-            ),
-            row=1,
-            col=1,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=plot_times(trades["exit_time"]),
-                y=trades["exit_price"],
-                mode="markers",
-                marker={
-                    "symbol": "triangle-down",
-                    "size": 9,
-                    # 1 = gain (green), 0 = loss (red): numbers, not 10,000 colour strings
-                    # that plotly validates one by one
-                    "color": (trades["net_pnl"] > 0).to_numpy(dtype=np.float64),
-                    "colorscale": [[0.0, "#d62728"], [1.0, "#2ca02c"]],
-                    "cmin": 0.0,
-                    "cmax": 1.0,
-                },
-                name="exit",
-                customdata=np.c_[trades["net_pnl"], trades["exit_reason"].astype(str)],
-                hovertemplate=(
-                    "exit %{x}<br>price %{y}<br>net PnL %{customdata[0]:.2f}"
-                    "<br>%{customdata[1]}<extra></extra>"
-                ),
-            ),
-            row=1,
-            col=1,
-        )
+    fig.add_trace(go.Candlestick(**data["price"], name="price", showlegend=False), row=1, col=1)
+    if len(result.trades):
+        for side, symbol in (("entry", "triangle-up"), ("exit", "triangle-down")):
+            fig.add_trace(
+                go.Scatter(
+                    **marker_trace(data[side], side),
+                    mode="markers",
+                    name=side,
+                    marker={"symbol": symbol, "size": 9},
+                    hovertemplate="%{text}<extra></extra>",
+                ),  # fmt: skip
+                row=1,
+                col=1,
+            )
+    fig.add_trace(go.Scatter(**data["equity"], name="equity", line={"width": 1.5}), row=2, col=1)
     fig.add_trace(
         go.Scatter(
-            x=plot_times(eq_view.index), y=eq_view["equity"], name="equity", line={"width": 1.5}
-        ),
-        row=2,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=plot_times(eq_view.index),
-            y=eq_view["drawdown"],
+            **data["drawdown"],
             name="drawdown",
             fill="tozeroy",
             line={"width": 1, "color": "#d62728"},
@@ -138,3 +178,17 @@ def backtest_figure(result: BacktestResult, *, max_candles: int = 5000) -> go.Fi
     )
     fig.update_yaxes(tickformat=".0%", row=3, col=1)
     return fig
+
+
+def marker_trace(markers: dict[str, Any], side: str) -> dict[str, Any]:
+    """Scatter properties of one side's markers: entries blue; exits green for a gain and red
+    for a loss (numbers on a two-colour scale, not thousands of colour strings that plotly
+    validates one by one)."""
+    if side == "entry":
+        color: Any = "#1f77b4"
+        scale: dict[str, Any] = {}
+    else:
+        color = (np.asarray(markers["pnl"]) > 0).astype(np.float64)
+        scale = {"colorscale": [[0.0, "#d62728"], [1.0, "#2ca02c"]], "cmin": 0.0, "cmax": 1.0}
+    return {"x": markers["x"], "y": markers["y"], "text": markers["text"],
+            "marker_color": color, **{f"marker_{k}": v for k, v in scale.items()}}  # fmt: skip
