@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: help venv install install-dev install-bench demo test lint bench clean
+.PHONY: help venv install install-dev install-bench demo test lint bench chart-js clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -48,6 +48,9 @@ bench: $(VENV)/.bench  ## speed and memory against peers, JSON in benchmarks/res
 	$(PY) -m benchmarks.bench_jobs
 	$(PY) -m benchmarks.bench_reports
 	$(PY) -m benchmarks.bench_dashboards
+
+chart-js:  ## rebuild the dashboards' chart widget (coinbt/dashboards/static/chart.js) from js/chart; needs npm
+	cd js/chart && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

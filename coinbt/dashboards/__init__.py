@@ -91,7 +91,11 @@ def _wait_for_request(name: str) -> None:
     from coinbt.dashboards.common import open_registry
     from coinbt.errors import CoinbtError
 
-    go.FigureWidget()  # anywidget and plotly's widget machinery
+    if name != "runs":  # anywidget and the chart's code, then gone from the page
+        from coinbt.dashboards.chart import Chart
+
+        go.Figure()
+        Chart().close()
     with contextlib.suppress(CoinbtError):  # the view says what is wrong, to the visitor
         open_registry().count()  # connect, check the schema once
     from voila.utils import wait_for_request

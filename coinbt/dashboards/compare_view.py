@@ -30,8 +30,8 @@ class CompareView:
 
     def __init__(self, runs: str | list[str], registry: Any = None, normalise: bool = True):
         import ipywidgets as w
-        import plotly.graph_objects as go
 
+        from coinbt.dashboards.chart import Chart
         from coinbt.results import compare
 
         self.registry = registry if registry is not None else open_registry()
@@ -39,7 +39,8 @@ class CompareView:
         self.results = [self.registry.load(r) for r in self.run_ids]
         self.stats = compare.stats_table(self.results)
         self.specs = compare.spec_table(self.results)
-        self.figure = go.FigureWidget(compare.compare_figure(self.results, normalise=normalise))
+        self.figure = compare.compare_figure(self.results, normalise=normalise)
+        self.chart = Chart(self.figure)
         opened = " · ".join(
             f'<a href="{link("run", run=r)}" target="_self">{html.escape(label)}</a>'
             for r, label in zip(self.run_ids, compare.run_labels(self.results), strict=True)
@@ -48,7 +49,7 @@ class CompareView:
         self.widget = w.VBox(
             [
                 w.HTML(f"<h2>{len(self.run_ids)} runs compared</h2><p>{opened}</p>"),
-                self.figure,
+                self.chart,
                 w.HTML("<h3>Statistics</h3>" + self.stats.to_html(classes="cbt-table")),
                 w.HTML(
                     f"<h3>Spec (differs: {html.escape(differing)})</h3>"

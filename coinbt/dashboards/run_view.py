@@ -142,13 +142,14 @@ def trade_window(result: Any, trade: int, pad_bars: int = 24) -> tuple[Any, Any]
 
 
 class RunView:
-    """One stored run (``run_id`` or a unique prefix) with widgets: the chart as a
-    ``FigureWidget``, a trade selector that zooms it, the paged positions table, summary,
-    stats and provenance."""
+    """One stored run (``run_id`` or a unique prefix) with widgets: the chart (``figure``, a
+    ``go.Figure`` shown by ``chart``, a :class:`~coinbt.dashboards.chart.Chart`), a trade
+    selector that zooms it, the paged positions table, summary, stats and provenance."""
 
-    def __init__(self, run_id: str, registry: Any = None, max_candles: int = 3000) -> None:
+    def __init__(self, run_id: str, registry: Any = None, max_candles: int = 1000) -> None:
         import ipywidgets as w
-        import plotly.graph_objects as go
+
+        from coinbt.dashboards.chart import Chart
 
         self.registry = registry if registry is not None else open_registry()
         reg = self.registry
@@ -163,7 +164,9 @@ class RunView:
             f"<h2>{html.escape(spec.strategy)} · {html.escape(spec.symbol)} {spec.timeframe}"
             f" · <code>{self.run_id}</code></h2>"
         )
-        self.figure = go.FigureWidget(self.result.plot(max_candles=max_candles))
+        self.max_candles = max_candles
+        self.figure = self.result.plot(max_candles=max_candles)
+        self.chart = Chart(self.figure)
         self.summary = w.HTML(summary_html(trade_summary(self.result), quote))
         self.trade = w.Dropdown(description="zoom to", options=[("whole run", 0)], value=0)
         self.table = w.HTML()
@@ -189,7 +192,7 @@ class RunView:
                 self.header,
                 self.summary,
                 self.trade,
-                self.figure,
+                self.chart,
                 w.HBox([self.prev, self.next, self.pager]),
                 self.table,
                 w.HTML("<h3>Statistics</h3>"),
@@ -219,25 +222,38 @@ class RunView:
         self.trade.value = 0
 
     def zoom(self, trade: int) -> None:
-        """Zoom every panel to trade ``trade`` (from 1), or back to the whole run (0)."""
+        """Zoom every panel to trade ``trade`` (from 1), or back to the whole run (0).
+
+        The traces get the data of the new range from :func:`~coinbt.results.figures.chart_data`:
+        a trade's window shows every bar and one marker per trade, the whole run its
+        aggregated candles and merged markers again."""
+        from coinbt.results.figures import chart_data, marker_trace
+
+        window = (None, None) if trade == 0 else trade_window(self.result, trade)
+        data = chart_data(self.result, *window, max_candles=self.max_candles)
+        traces = {t.name: t for t in self.figure.data}
+        for name, values in data.items():
+            if name not in traces:  # a run without trades has no markers
+                continue
+            if name in ("entry", "exit"):
+                values = marker_trace(values, name)
+            traces[name].update(values)
+        index = self.result.equity.index
+        span = (index[0], index[-1]) if trade == 0 else window
+        # naive UTC text, as the traces' times (plotly.js cannot read "+00:00")
+        self.figure.update_xaxes(range=[_axis_time(t) for t in span])
         if trade == 0:
-            rng = [self.result.equity.index[0], self.result.equity.index[-1]]
+            self.figure.update_yaxes(autorange=True, row=1, col=1)
         else:
-            rng = list(trade_window(self.result, trade))
-        with self.figure.batch_update():
-            # naive UTC text, as the traces' times (plotly.js cannot read "+00:00")
-            self.figure.update_xaxes(range=[_axis_time(t) for t in rng])
-            if trade:
-                t = self.result.trades.iloc[trade - 1]
-                lo = min(t["entry_price"], t["exit_price"])
-                hi = max(t["entry_price"], t["exit_price"])
-                bars = self.result.bars.loc[rng[0] : rng[1]]
-                if len(bars) and "low" in bars:
-                    lo, hi = min(lo, bars["low"].min()), max(hi, bars["high"].max())
-                pad = (hi - lo) * 0.05 or hi * 0.01
-                self.figure.update_yaxes(range=[lo - pad, hi + pad], row=1, col=1)
-            else:
-                self.figure.update_yaxes(autorange=True, row=1, col=1)
+            t = self.result.trades.iloc[trade - 1]
+            lo = min(t["entry_price"], t["exit_price"])
+            hi = max(t["entry_price"], t["exit_price"])
+            bars = self.result.bars.loc[window[0] : window[1]]
+            if len(bars) and bars["low"].notna().any():
+                lo, hi = min(lo, bars["low"].min()), max(hi, bars["high"].max())
+            pad = (hi - lo) * 0.05 or hi * 0.01
+            self.figure.update_yaxes(range=[lo - pad, hi + pad], row=1, col=1)
+        self.chart.show(self.figure)
 
     def _zoom(self, change: Any) -> None:
         self.zoom(int(change["new"] or 0))

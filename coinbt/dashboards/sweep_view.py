@@ -51,12 +51,14 @@ def heatmap_grid(
 
 class SweepView:
     """Widgets of the sweep view: x, y and metric dropdowns, one dropdown per other swept
-    parameter, the heatmap (``FigureWidget``) and a link to the clicked cell's trial."""
+    parameter, the heatmap (``figure``, shown by ``chart``) and a link to the clicked cell's
+    trial."""
 
     def __init__(self, sweep_id: str, registry: Any = None) -> None:
         import ipywidgets as w
         import plotly.graph_objects as go
 
+        from coinbt.dashboards.chart import Chart
         from coinbt.sweeps.table import METRIC_COLUMNS
 
         self.registry = registry if registry is not None else open_registry()
@@ -76,13 +78,11 @@ class SweepView:
         }
         self.picked = w.HTML("click a cell to open its trial")
         self.fixed_box = w.HBox([])
-        # the first heatmap goes into the widget's initial state: updates sent before the
-        # browser has drawn the widget can be lost
-        first = go.Figure(go.Heatmap(colorscale="RdYlGn"))
-        first.update_layout(height=520, margin={"t": 40})
-        self._draw(first)
-        self.figure = go.FigureWidget(first)
-        self.figure.data[0].on_click(self._clicked)
+        self.figure = go.Figure(go.Heatmap(colorscale="RdYlGn"))
+        self.figure.update_layout(height=520, margin={"t": 40})
+        self._draw(self.figure)
+        self.chart = Chart(self.figure)
+        self.chart.on_click(self._clicked)
         for control in (self.x, self.y, self.metric, *self.fixed.values()):
             control.observe(lambda _c: self.redraw(), names="value")
         row = self.registry.run(self.sweep_id)
@@ -92,7 +92,7 @@ class SweepView:
         )
         self.widget = w.VBox(
             [w.HTML(title), w.HBox([self.x, self.y, self.metric]), self.fixed_box,
-             self.figure, self.picked]
+             self.chart, self.picked]
         )  # fmt: skip
 
     def fixed_values(self) -> dict[str, Any]:
@@ -102,8 +102,8 @@ class SweepView:
 
     def redraw(self) -> None:
         """Redraw the heatmap for the current axes, metric and fixed values."""
-        with self.figure.batch_update():
-            self._draw(self.figure)
+        self._draw(self.figure)
+        self.chart.show(self.figure)
 
     def _draw(self, fig: Any) -> None:
         axes = {self.x.value, self.y.value}
@@ -141,11 +141,10 @@ class SweepView:
             self.picked.value = f'<a href="{href}" target="_self">open trial {run_id}</a>'
         return run_id
 
-    def _clicked(self, trace: Any, points: Any, _selector: Any) -> None:
-        if not points.point_inds:
-            return
-        y_index, x_index = points.point_inds[0]
-        self.open_cell(int(x_index), int(y_index))
+    def _clicked(self, point: dict[str, Any]) -> None:
+        where = point.get("point")
+        if isinstance(where, list) and len(where) == 2:  # a heatmap cell is [row, column]
+            self.open_cell(int(where[1]), int(where[0]))
 
 
 __all__ = ["SweepView", "heatmap_grid", "trial_table"]

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
-import pytest
 from dashboard_browser import Dashboard, screenshot
 
 from coinbt.dashboards.run_view import trade_window
@@ -90,27 +89,40 @@ def test_a_request_without_the_token_is_refused(dashboard: Dashboard) -> None:
     assert again.status in (302, 401, 403) and b"runs-table" not in again.read()
 
 
-@pytest.mark.xfail(
-    reason="known defect (issue 7): in 2 of 4 CI runs the FigureWidget never applied the zoom "
-    "sent from Python; the range is checked in the state tests; see docs/dashboards.md",
-    strict=False,
-)
 def test_run_view_zooms_to_the_picked_trade(dashboard: Dashboard, page: Any) -> None:
     run = dashboard.seeded["runs"]["vzb_btc"]
     page.goto(dashboard.url("run", f"run={run.run_id[:10]}"))
     page.wait_for_selector(".js-plotly-plot .boxlayer .trace", state="attached")
     lo, hi = trade_window(run, 3)
-    zoomed = f"Date.parse({PLOT}.layout.xaxis.range[0] + 'Z') === {int(lo.value // 10**6)}"
-    select = page.get_by_label("zoom to", exact=True)
-    for _attempt in range(3):  # a change made while the chart widget still starts can be lost
-        select.select_option(index=3)  # trade #3
-        try:
-            page.wait_for_function(zoomed, timeout=20_000)
-            break
-        except Exception:
-            select.select_option(index=0)
-    else:
-        raise AssertionError("the chart did not zoom to trade #3 after three selections")
+    page.get_by_label("zoom to", exact=True).select_option(index=3)  # trade #3
+    page.wait_for_function(
+        f"Date.parse({PLOT}.layout.xaxis.range[0] + 'Z') === {int(lo.value // 10**6)}"
+    )
     assert pd.Timestamp(page.evaluate(f"{PLOT}.layout.xaxis.range[1]")).tz_localize("UTC") == hi
+    shown = page.evaluate(f"{PLOT}.data.find(t => t.name === 'entry').text")
+    assert any(t.startswith("trade #3 entry<br>") for t in shown)
     page.wait_for_timeout(500)
     screenshot(page, "run-zoomed")
+
+
+def test_sweep_view_cell_click_opens_its_trial(dashboard: Dashboard, page: Any) -> None:
+    from coinbt.dashboards.sweep_view import trial_table
+    from coinbt.storage import Registry
+
+    root = dashboard.seeded["root"]
+    reg = Registry(f"sqlite:///{root / 'registry.db'}", root / "artifacts")
+    table, _ = trial_table(reg, dashboard.seeded["sweep"])
+    reg.close()
+    # x: volume_window 10 | 30, y: top_percentile 0.1 (bottom) | 0.3; the lower left cell
+    trial = table[(table["volume_window"] == 10) & (table["top_percentile"] == 0.1)]
+    expected = str(trial["run_id"].iloc[0])
+
+    page.goto(dashboard.url("sweep", f"run={dashboard.seeded['sweep']}"))
+    page.wait_for_selector(".js-plotly-plot .hm, .js-plotly-plot .heatmaplayer image")
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + 0.25 * box["width"], box["y"] + 0.75 * box["height"])
+    link = page.locator(f'a[href="run.ipynb?run={expected}"]')
+    link.wait_for()
+    link.click()
+    page.wait_for_selector("#positions")
+    assert f"run={expected}" in page.url

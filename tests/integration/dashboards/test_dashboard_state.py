@@ -3,6 +3,7 @@ the registry and the runs themselves."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from typing import Any
@@ -18,6 +19,16 @@ from coinbt.dashboards.explorer import RunFilter, RunsExplorer, fetch_page
 from coinbt.dashboards.run_view import RunView, positions_frame, trade_summary, trade_window
 from coinbt.dashboards.sweep_view import SweepView, heatmap_grid, trial_table
 from coinbt.errors import ConfigError, StorageError
+
+
+def values(array: Any) -> np.ndarray:
+    """An array as the chart widget sends it: plotly's typed-array form (``dtype``, base64
+    ``bdata``, ``shape``) or a plain list."""
+    if isinstance(array, dict):
+        flat = np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+        shape = [int(n) for n in str(array.get("shape", len(flat))).split(",")]
+        return flat.reshape(shape).astype(float)
+    return np.asarray(array, dtype=float)
 
 
 def rows_of(html: str) -> list[str]:
@@ -137,15 +148,36 @@ def test_run_view_shows_every_trade_and_zooms_to_the_picked_one(
     assert len(rv.trade.options) == len(run.trades) + 1
     rv.trade.value = 5
     lo, hi = trade_window(run, 5)
-    shown = tuple(pd.Timestamp(x).tz_localize("UTC") for x in rv.figure.layout.xaxis.range)
-    assert shown == (lo, hi) and "+" not in rv.figure.layout.xaxis.range[0]  # naive UTC text
+    sent = rv.chart.figure["layout"]["xaxis"]["range"]  # what the browser draws
+    shown = tuple(pd.Timestamp(x).tz_localize("UTC") for x in sent)
+    assert shown == (lo, hi) and "+" not in sent[0]  # naive UTC text
     t = run.trades.iloc[4]
-    y0, y1 = rv.figure.layout.yaxis.range
+    y0, y1 = rv.chart.figure["layout"]["yaxis"]["range"]
     assert y0 < min(t["entry_price"], t["exit_price"]) and y1 > max(
         t["entry_price"], t["exit_price"]
     )
     rv.trade.value = 0
-    assert pd.Timestamp(rv.figure.layout.xaxis.range[1]).tz_localize("UTC") == run.equity.index[-1]
+    last = rv.chart.figure["layout"]["xaxis"]["range"][1]
+    assert pd.Timestamp(last).tz_localize("UTC") == run.equity.index[-1]
+
+    # a long run is drawn aggregated; its trade's window gets every bar and trade back
+    small = RunView(run.run_id, registry=dash_registry, max_candles=50)
+
+    def traces() -> tuple[dict[str, Any], dict[str, Any]]:
+        data = small.chart.figure["data"]
+        return data[0], data[1]
+
+    price, entries = traces()
+    assert len(price["x"]) <= 50 < len(run.bars)
+    small.trade.value = 5
+    price, entries = traces()
+    window = run.bars.loc[lo:hi]
+    assert len(price["x"]) == len(window)
+    assert list(values(price["close"])) == list(window["close"])
+    assert any(t.startswith("trade #5 entry<br>") for t in entries["text"])
+    small.trade.value = 0
+    price, entries = traces()
+    assert len(price["x"]) <= 50 and not any(t.startswith("trade #") for t in entries["text"])
     for name in ("trades.parquet", "equity.parquet", "stats.json"):
         assert name in rv.provenance.value
     assert "sharpe" in rv.stats.value and rv.figure.data[0].type == "candlestick"
@@ -160,7 +192,7 @@ def test_compare_view_holds_every_run_and_highlights_differences(
     a, b, c = (seeded["runs"][k] for k in ("vzb_btc", "vlc_eth", "vlc_btc"))
     cv = CompareView(f"{a.run_id[:8]},{b.run_id},{c.run_id}", registry=dash_registry)
     assert cv.run_ids == [a.run_id, b.run_id, c.run_id]
-    assert len(cv.figure.data) == 6  # equity and drawdown per run
+    assert len(cv.chart.figure["data"]) == 6  # equity and drawdown per run
     assert list(cv.stats.loc["total_return"]) == [
         f"{100 * r.stats['total_return']:,.2f} %" for r in (a, b, c)
     ]
@@ -178,20 +210,22 @@ def test_sweep_view_heatmap_is_the_trial_table_and_a_cell_opens_its_trial(
     sv = SweepView(seeded["sweep"][:8], registry=dash_registry)
     table, params = trial_table(dash_registry, seeded["sweep"])
     assert params == ["volume_window", "top_percentile"] and len(table) == 4
-    trace = sv.figure.data[0]
-    z = np.asarray(trace.z, dtype=float)
-    for i, y in enumerate(trace.y):
-        for j, x in enumerate(trace.x):
+    trace = sv.chart.figure["data"][0]  # what the browser draws
+    z = values(trace["z"])
+    for i, y in enumerate(trace["y"]):
+        for j, x in enumerate(trace["x"]):
             row = table[(table["volume_window"] == int(x)) & (table["top_percentile"] == float(y))]
             assert z[i, j] == pytest.approx(row["sharpe"].iloc[0])
             assert sv.open_cell(j, i) == row["run_id"].iloc[0]
-    assert f'href="run.ipynb?run={sv.open_cell(0, 0)}"' in sv.picked.value
+            sv.picked.value = ""
+            sv.chart.clicked = {"curve": 0, "point": [i, j], "x": x, "y": y, "n": 1 + i * 9 + j}
+            assert f'href="run.ipynb?run={row["run_id"].iloc[0]}"' in sv.picked.value
     sv.metric.value = "total_return"
-    assert np.nanmax(np.asarray(sv.figure.data[0].z, dtype=float)) == pytest.approx(
+    assert np.nanmax(values(sv.chart.figure["data"][0]["z"])) == pytest.approx(
         table["total_return"].max()
     )
     sv.x.value, sv.y.value = "top_percentile", "volume_window"  # axes swapped
-    assert list(sv.figure.data[0].x) == ["0.1", "0.3"]
+    assert sv.chart.figure["data"][0]["x"] == ["0.1", "0.3"]
     z, ids = heatmap_grid(table, "volume_window", "top_percentile", "sharpe", {})
     assert (ids != "").all().all()
     with pytest.raises(ConfigError, match="two different parameters"):
@@ -217,3 +251,22 @@ def test_dashboards_open_the_registry_read_only(dash_registry: Any) -> None:
     ):
         conn.execute(sqlalchemy.text("DELETE FROM runs"))
     assert dash_registry.count() == 9
+
+
+def test_chart_sends_the_figure_and_refuses_traces_its_plotly_build_lacks() -> None:
+    import plotly.graph_objects as go
+
+    from coinbt.dashboards.chart import Chart, figure_json
+
+    fig = go.Figure(go.Candlestick(x=["2024-01-01"], open=[1], high=[2], low=[0.5], close=[1.5]))
+    chart = Chart(fig)
+    assert chart.figure == figure_json(fig) and chart.figure["data"][0]["type"] == "candlestick"
+    fig.update_layout(title="again")
+    chart.show(fig)
+    assert chart.figure["layout"]["title"]["text"] == "again"
+    seen: list[dict[str, Any]] = []
+    chart.on_click(seen.append)
+    chart.clicked = {"curve": 0, "point": 0, "x": "2024-01-01", "y": 1.5, "n": 1}
+    assert seen == [chart.clicked]
+    with pytest.raises(ValueError, match=r"trace type\(s\) \['bar'\] are not in"):
+        Chart(go.Figure(go.Bar(x=[1], y=[2])))
