@@ -38,7 +38,7 @@ from coinbt.errors import StorageError
 from coinbt.storage.common import first_line, hide_password, sha256_file
 
 TABLES = ("runs", "artifacts")
-DELETING = "deleting"  # same as coinbt.storage.registry.DELETING (not imported: no pandas here)
+DELETING = "deleting"  # same as coinbt.storage.queries.DELETING (not imported: no pandas here)
 _PG_ENV = {
     "host": "PGHOST",
     "hostaddr": "PGHOSTADDR",

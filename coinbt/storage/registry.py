@@ -16,40 +16,25 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    exists,
     func,
     select,
-    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from coinbt.errors import ConfigError, StorageError, did_you_mean
+from coinbt.errors import StorageError
 from coinbt.storage import migrate
 from coinbt.storage.artifacts import ArtifactStore
-from coinbt.storage.common import first_line, hide_password, metric_value, parse_duration, utc_time
+from coinbt.storage.common import first_line, hide_password, metric_value, parse_duration
 from coinbt.storage.lifecycle import artifact_rows, complete_run, spec_row
 from coinbt.storage.models import METRIC_COLUMNS, Artifact, Run
+from coinbt.storage.queries import DELETING, distinct_query, filtered
+from coinbt.storage.queries import column as known_column
 from coinbt.storage.rebuild import rebuild_result
 
 DEFAULT_URL = "sqlite:///.coinbt/registry.db"
 DEFAULT_ARTIFACTS = ".coinbt/artifacts"
-
-_OPERATORS = {
-    "=": lambda c, v: c == v,
-    "==": lambda c, v: c == v,
-    "!=": lambda c, v: c != v,
-    "<": lambda c, v: c < v,
-    "<=": lambda c, v: c <= v,
-    ">": lambda c, v: c > v,
-    ">=": lambda c, v: c >= v,
-}
-#: a run being deleted: its artifacts may already be gone, so every query hides it
-DELETING = "deleting"
-_SORTABLE = [
-    c.name for c in Run.__table__.columns if c.name not in ("params", "engine", "symbols", "tags")
-]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -302,14 +287,14 @@ class Registry:
         limit, offset : int, optional
             Paging.
         """
-        query = self._filtered(
-            select(Run.__table__), strategy=strategy, symbol=symbol, timeframe=timeframe,
+        query = filtered(
+            self.engine.dialect.name, select(Run.__table__), strategy=strategy, symbol=symbol, timeframe=timeframe,
             kind=kind, status=status, since=since, until=until, tags=tags, where=where,
         )  # fmt: skip
         orders = [order_by] if isinstance(order_by, str) else list(order_by or ["-created"])
         for name in orders:
             desc = name.startswith("-")
-            col = self._column(name.lstrip("-+"))
+            col = known_column(name.lstrip("-+"))
             query = query.order_by(col.desc() if desc else col.asc())
         query = query.order_by(Run.run_id)
         if limit is not None:
@@ -337,8 +322,9 @@ class Registry:
         where: Mapping[str, tuple[str, Any]] | None = None,
     ) -> int:
         """How many runs :meth:`runs` would list with these filters (for paging)."""
-        query = self._filtered(
-            select(func.count()).select_from(Run.__table__), strategy=strategy, symbol=symbol,
+        query = filtered(
+            self.engine.dialect.name, select(func.count()).select_from(Run.__table__),
+            strategy=strategy, symbol=symbol,
             timeframe=timeframe, kind=kind, status=status, since=since, until=until, tags=tags,
             where=where,
         )  # fmt: skip
@@ -348,69 +334,14 @@ class Registry:
     def distinct(self, column: str) -> list[Any]:
         """The distinct non-null values of a column among listed runs, sorted (to fill the
         choices of a filter)."""
-        col = self._column(column)
-        query = select(col).where(Run.status != DELETING, col.is_not(None)).distinct()
+        query = distinct_query(column)
         with self.engine.connect() as conn:
-            return sorted(conn.execute(query).scalars())
-
-    def _filtered(
-        self,
-        query: Any,
-        *,
-        strategy: str | None,
-        symbol: str | None,
-        timeframe: str | None,
-        kind: str | None,
-        status: str | None,
-        since: str | datetime | None,
-        until: str | datetime | None,
-        tags: str | Iterable[str] | None,
-        where: Mapping[str, tuple[str, Any]] | None,
-    ) -> Any:
-        """``query`` with the filters of :meth:`runs`."""
-        for column, value in (
-            ("strategy", strategy),
-            ("symbol", symbol),
-            ("timeframe", timeframe),
-            ("kind", kind),
-            ("status", status),
-        ):
-            if value is not None:
-                query = query.where(Run.__table__.c[column] == value)
-        query = query.where(Run.status != DELETING)
-        if since is not None:
-            query = query.where(Run.created >= utc_time(since, "since"))
-        if until is not None:
-            query = query.where(Run.created < utc_time(until, "until"))
-        for tag in [tags] if isinstance(tags, str) else list(tags or []):
-            query = query.where(self._has_tag(str(tag)))
-        for column, condition in (where or {}).items():
-            col = self._column(column)
-            try:
-                op, value = condition
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    f"where[{column!r}] must be (operator, value), e.g. ('>', 1); got {condition!r}",
-                    field="where",
-                ) from None
-            if op not in _OPERATORS:
-                raise ConfigError(
-                    f"where[{column!r}]: unknown operator {op!r}; use one of {list(_OPERATORS)}",
-                    field="where",
-                )
-            query = query.where(_OPERATORS[op](col, value))
-        return query
+            return sorted(conn.execute(query, {"deleting": DELETING}).scalars())
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """One run's row (the columns of :meth:`runs`, as Python values), or None if absent."""
         frame = self.runs(where={"run_id": ("=", run_id)}, limit=1)
         return None if frame.empty else frame.to_dict("records")[0]
-
-    def _has_tag(self, tag: str) -> Any:
-        if self.engine.dialect.name == "postgresql":
-            return type_coerce(Run.tags, postgresql.JSONB).contains([tag])  # JSONB @>
-        each = func.json_each(Run.tags).table_valued("value")
-        return exists(select(1).select_from(each).where(each.c.value == tag))
 
     def resolve(self, run_id: str) -> str:
         """The full run id for ``run_id`` or a unique prefix of one.
@@ -463,13 +394,6 @@ class Registry:
         raise StorageError(
             f"unknown run {text!r} in the registry at {hide_password(self.url)}.{hint}"
         )
-
-    def _column(self, name: str) -> Any:
-        if name not in _SORTABLE:
-            raise ConfigError(
-                f"unknown registry column {name!r}{did_you_mean(name, _SORTABLE)}", field=name
-            )
-        return Run.__table__.c[name]
 
     # -- deleting -----------------------------------------------------------------------------
 

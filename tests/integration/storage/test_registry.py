@@ -127,6 +127,32 @@ def test_queries_filter_sort_and_page(
         reg.runs(where={"sharpe": ("~", 1)})
 
 
+def test_distinct_values_skip_nulls_and_runs_being_deleted(
+    registry_url: str, tmp_path: Path, results: list[coinbt.BacktestResult]
+) -> None:
+    from sqlalchemy import select, update
+
+    from coinbt.storage.models import Run
+
+    reg = Registry(registry_url, tmp_path / "artifacts")
+    ids = [reg.record(r) for r in results[:6]]
+    names = ["b", "a", "c", "a", "b", "only_deleting"]
+    parents = ["p1", None, "p2", None, "p1", "p3"]
+    with reg.engine.begin() as conn:
+        for run_id, name, parent in zip(ids, names, parents, strict=True):
+            conn.execute(
+                update(Run).where(Run.run_id == run_id).values(strategy=name, parent_run_id=parent)
+            )
+        conn.execute(update(Run).where(Run.run_id == ids[-1]).values(status="deleting"))
+        rows = conn.execute(select(Run.strategy, Run.parent_run_id, Run.status, Run.n_trades)).all()
+    live = [r for r in rows if r.status != "deleting"]
+    assert reg.distinct("strategy") == ["a", "b", "c"] == sorted({r.strategy for r in live})
+    assert reg.distinct("parent_run_id") == ["p1", "p2"]  # no None, nothing only deleting has
+    assert reg.distinct("n_trades") == sorted({r.n_trades for r in live})
+    with pytest.raises(ConfigError, match="unknown registry column 'strategy; drop'"):
+        reg.distinct("strategy; drop")
+
+
 def test_corrupt_or_missing_artifact_names_run_and_object(
     registry_url: str, tmp_path: Path, results: list[coinbt.BacktestResult]
 ) -> None:
