@@ -8,21 +8,9 @@ import html
 from typing import Any
 
 from coinbt.dashboards.common import link, open_registry
-from coinbt.errors import ConfigError
+from coinbt.reports.compare import resolve_runs
 
 MAX_RUNS = 5
-
-
-def resolve_runs(registry: Any, runs: str | list[str]) -> list[str]:
-    """Run ids (or unique prefixes; text separated by commas) resolved, 2 to 5 distinct."""
-    items = [r.strip() for r in (runs.split(",") if isinstance(runs, str) else runs)]
-    ids = [registry.resolve(r) for r in items if r]
-    if not 2 <= len(set(ids)) <= MAX_RUNS or len(set(ids)) != len(ids):
-        raise ConfigError(
-            f"the compare view takes 2 to {MAX_RUNS} distinct runs, got {len(ids)} "
-            f"({', '.join(items)}); pick them in the runs explorer"
-        )
-    return ids
 
 
 class CompareView:
@@ -35,7 +23,7 @@ class CompareView:
         from coinbt.results import compare
 
         self.registry = registry if registry is not None else open_registry()
-        self.run_ids = resolve_runs(self.registry, runs)
+        self.run_ids = resolve_runs(self.registry, runs, most=MAX_RUNS)
         self.results = [self.registry.load(r) for r in self.run_ids]
         self.stats = compare.stats_table(self.results)
         self.specs = compare.spec_table(self.results)
@@ -59,4 +47,4 @@ class CompareView:
         )
 
 
-__all__ = ["MAX_RUNS", "CompareView", "resolve_runs"]
+__all__ = ["MAX_RUNS", "CompareView"]

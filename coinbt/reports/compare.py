@@ -61,21 +61,26 @@ def record_group(registry: Any, run_id: str, members: list[dict[str, Any]], temp
         complete_run(registry, row, [])  # queued by a report job, or failed before
 
 
-def _resolve(reg: Any, runs: Any) -> list[str]:
+def resolve_runs(reg: Any, runs: Any, *, most: int | None = None) -> list[str]:
+    """Run ids (or unique prefixes; a list, or text separated by commas) resolved to at least
+    two (and at most ``most``) distinct finished backtests; ``None`` means the two latest.
+    The compare report, ``compare_runs`` and the compare view (``most=5``) all use it."""
     if runs is None:
         return _latest(reg)
+    items = [r.strip() for r in runs.split(",")] if isinstance(runs, str) else runs
     if (
-        not isinstance(runs, list)
-        or len(runs) < 2
-        or not all(isinstance(r, str) and r.strip() for r in runs)
+        not isinstance(items, list)
+        or not 2 <= len(items) <= (most or len(items))
+        or not all(isinstance(r, str) and r.strip() for r in items)
     ):
+        wanted = f"2 to {most} distinct runs:" if most else "a list of two or more"
         raise ConfigError(
-            f"parameter runs={runs!r}: expected a list of two or more run ids (or unique "
-            "prefixes) such as ['3f9a2c1d', '7be01f44'] (`coinbt runs list` lists them), or "
-            "None for the two latest backtests",
+            f"parameter runs={runs!r}: expected {wanted} run ids (or unique prefixes) such as "
+            "['3f9a2c1d', '7be01f44'] (`coinbt runs list` lists them; the runs explorer picks "
+            "them), or None for the two latest backtests",
             field="runs",
         )
-    ids = [reg.resolve(r) for r in runs]
+    ids = [reg.resolve(r) for r in items]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
         raise ConfigError(f"parameter runs: run {twice[0]} is listed twice", field="runs")
@@ -109,7 +114,7 @@ def comparison_plan(runs: Any) -> tuple[list[str], str, Callable[[Any], str | No
 
     reg = Registry()
     try:
-        ids = _resolve(reg, runs)
+        ids = resolve_runs(reg, runs)
     finally:
         reg.close()
     run_id = comparison_id(ids)
@@ -180,7 +185,7 @@ def compare_runs(runs: Any, registry: Any = None) -> Comparison:
 
     reg = registry if registry is not None else Registry()
     try:
-        ids = _resolve(reg, runs)
+        ids = resolve_runs(reg, runs)
         run_id = comparison_id(ids)
         results = [reg.load(i) for i in ids]
         record_group(reg, run_id, [member(reg.run(i)) for i in ids], "compare")
@@ -218,4 +223,5 @@ __all__ = [
     "queue_group",
     "record_backtests",
     "record_group",
+    "resolve_runs",
 ]

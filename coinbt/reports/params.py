@@ -38,6 +38,18 @@ def _text(name: str, value: Any, *, optional: bool = False, example: str) -> str
     return value.strip()
 
 
+def _whole(name: str, value: Any, *, optional: bool, least: int) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(
+            f"parameter {name}={value!r}: expected a whole number of at least {least}"
+            + (" or None" if optional else ""),
+            field=name,
+        )
+    return value
+
+
 def _mapping(name: str, value: Any, example: str) -> dict[str, Any]:
     if value is None:
         return {}
@@ -140,13 +152,8 @@ def report_options(horizons: Any = (1, 4, 24), max_candles: Any = 3000) -> dict[
             "as [1, 4, 24]",
             field="horizons",
         )
-    if isinstance(max_candles, bool) or not isinstance(max_candles, int) or max_candles < 100:
-        raise ConfigError(
-            f"parameter max_candles={max_candles!r}: expected a whole number of at least 100 "
-            "(candles drawn in the chart)",
-            field="max_candles",
-        )
-    return {"horizons": list(horizons), "max_candles": max_candles}
+    candles = _whole("max_candles", max_candles, optional=False, least=100)
+    return {"horizons": list(horizons), "max_candles": candles}
 
 
 def dates_as_text(value: Any) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from coinbt.errors import ConfigError
-from coinbt.reports.params import _mapping, _text
+from coinbt.reports.params import _mapping, _text, _whole
 
 
 def _grid(value: Any) -> dict[str, Any]:
@@ -44,18 +44,6 @@ def _grid(value: Any) -> dict[str, Any]:
         else:
             out[name] = values
     return out
-
-
-def _whole(name: str, value: Any, *, optional: bool, least: int) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ConfigError(
-            f"parameter {name}={value!r}: expected a whole number of at least {least}"
-            + (" or None" if optional else ""),
-            field=name,
-        )
-    return value
 
 
 def sweep_arguments(

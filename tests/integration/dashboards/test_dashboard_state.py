@@ -14,11 +14,12 @@ import pytest
 import sqlalchemy
 
 from coinbt.dashboards import view
-from coinbt.dashboards.compare_view import CompareView, resolve_runs
+from coinbt.dashboards.compare_view import CompareView
 from coinbt.dashboards.explorer import RunFilter, RunsExplorer, fetch_page
 from coinbt.dashboards.run_view import RunView, positions_frame, trade_summary, trade_window
 from coinbt.dashboards.sweep_view import SweepView, heatmap_grid, trial_table
 from coinbt.errors import ConfigError, StorageError
+from coinbt.reports.compare import resolve_runs
 
 
 def values(array: Any) -> np.ndarray:
@@ -197,9 +198,13 @@ def test_compare_view_holds_every_run_and_highlights_differences(
         f"{100 * r.stats['total_return']:,.2f} %" for r in (a, b, c)
     ]
     assert {"strategy", "symbol", "engine.fee_rate"} <= set(cv.specs.index[cv.specs["differs"]])
-    for bad in (a.run_id, f"{a.run_id},{a.run_id}", ",".join([a.run_id] * 6)):
-        with pytest.raises(ConfigError, match="2 to 5 distinct runs"):
-            resolve_runs(dash_registry, bad)
+    for bad in (a.run_id, ",".join([a.run_id, b.run_id, c.run_id] * 2)):
+        with pytest.raises(ConfigError, match="expected 2 to 5 distinct runs"):
+            resolve_runs(dash_registry, bad, most=5)
+    with pytest.raises(ConfigError, match=f"run {a.run_id} is listed twice"):
+        resolve_runs(dash_registry, f"{a.run_id},{a.run_id[:8]}", most=5)
+    with pytest.raises(ConfigError, match="a comparison takes finished backtests"):
+        resolve_runs(dash_registry, f"{a.run_id},{seeded['sweep']}", most=5)
     with pytest.raises(StorageError, match="zzzz"):
         resolve_runs(dash_registry, "zzzz,yyyy")
 
