@@ -188,13 +188,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         reg.close()
     print(f"{'strategy':<22}{'market':<26}{'return':>10}{'sharpe':>9}{'max dd':>10}{'trades':>8}")
     for row in rows:
-        if row is None or row["status"] != "finished":
+        if row is None or row["status"] != "finished" or row["kind"] != "backtest":
             continue
         market = f"{row['symbol']} {row['timeframe']} {row['exchange']}"
         print(
             f"{row['strategy']:<22}{market:<26}{row['total_return']:>10.2%}"
             f"{row['sharpe']:>9.2f}{row['max_drawdown']:>10.2%}{row['n_trades']:>8}"
         )
+    for row in rows:
+        if row is not None and row["status"] == "finished" and row["kind"] == "sweep":
+            print(f"sweep {row['run_id']}: {row['strategy']} {row['symbol']} {row['timeframe']}"
+                  f" {row['exchange']}, its heatmaps in the report and in `coinbt dashboard`")  # fmt: skip
     failed = [run_id for run_id, status in outcome.items() if status != "finished"]
     if failed:
         print(f"{len(failed)} report(s) failed: {', '.join(failed)}")

@@ -14,6 +14,8 @@ A plan::
         - {symbol: ETH-USDT, exchange: binance}
     runs:                         # and/or single reports, on top of the defaults
       - {strategy: volume_zone_breakout, symbol: BTC-KRW, exchange: upbit, timeframe: 1d}
+      - {template: sweep, strategy: sma_cross, symbol: BTC-USDT, timeframe: 1h,
+         grid: {window: [10, 20, 40]}}   # another template: its own parameters, no defaults
 
 Every report is checked and planned before the first one starts; identical reports (same run
 id) are made once.  :func:`run_batch` ends by writing ``reports/index.html``.
@@ -39,11 +41,14 @@ from coinbt.settings import reports_root
 
 _KEYS = ("template", "parallel", "defaults", "matrix", "runs")
 
-#: ``coinbt demo``: both inherited strategies on the bundled candles of four markets
+_DEMO_SETTINGS = {"fee_rate": 0.001, "slippage_bps": 2.0}
+
+#: ``coinbt demo``: both inherited strategies on the bundled candles of four markets, and a
+#: 3 x 3 sweep of volume_zone_breakout (so the dashboards' sweep view has one to show)
 DEMO_PLAN: dict[str, Any] = {
     "template": "backtest",
     "parallel": 2,
-    "defaults": {"timeframe": "1h", "settings": {"fee_rate": 0.001, "slippage_bps": 2.0}},
+    "defaults": {"timeframe": "1h", "settings": _DEMO_SETTINGS},
     "matrix": {
         "strategy": ["volume_long_candle", "volume_zone_breakout"],
         "market": [
@@ -53,6 +58,17 @@ DEMO_PLAN: dict[str, Any] = {
             {"symbol": "ETH-KRW", "exchange": "upbit"},
         ],
     },
+    "runs": [
+        {
+            "template": "sweep",
+            "strategy": "volume_zone_breakout",
+            "symbol": "BTC-USDT",
+            "exchange": "binance",
+            "timeframe": "1h",
+            "settings": _DEMO_SETTINGS,
+            "grid": {"volume_window": [10, 20, 40], "top_percentile": [0.1, 0.2, 0.3]},
+        }
+    ],
 }
 
 
@@ -100,7 +116,7 @@ def expand(plan: Mapping[str, Any]) -> list[BatchEntry]:
     path = template_path(template)
     declared = set(check_parameters(path, {}))
     defaults = _mapping(plan.get("defaults"), "defaults")
-    combos: list[dict[str, Any]] = []
+    combos: list[tuple[Path, dict[str, Any]]] = []
     matrix = _mapping(plan.get("matrix"), "matrix")
     for name, values in matrix.items():
         if not isinstance(values, list) or not values:
@@ -119,17 +135,22 @@ def expand(plan: Mapping[str, Any]) -> list[BatchEntry]:
                 combo[name] = value
             else:
                 combo.update(value)
-        combos.append(combo)
+        combos.append((path, combo))
     for k, run in enumerate(plan.get("runs") or []):
-        combos.append({**defaults, **_mapping(run, f"runs[{k}]")})
+        params = _mapping(run, f"runs[{k}]")
+        own = params.pop("template", None)
+        if own is None or own == template:
+            combos.append((path, {**defaults, **params}))
+        else:  # the plan's defaults are parameters of the plan's template
+            combos.append((template_path(str(own)), params))
     entries: dict[str, BatchEntry] = {}
-    for k, params in enumerate(combos):
+    for k, (where, params) in enumerate(combos):
         try:
-            checked = check_parameters(path, params)
-            planned = plan_report(path, checked)
+            checked = check_parameters(where, params)
+            planned = plan_report(where, checked)
         except ConfigError as exc:
             raise ConfigError(f"batch plan, report {k + 1} of {len(combos)}: {exc}") from exc
-        entry = BatchEntry(str(path), planned.parameters(checked), planned.run_id)
+        entry = BatchEntry(str(where), planned.parameters(checked), planned.run_id)
         entries.setdefault(planned.run_id, entry)
     return list(entries.values())
 

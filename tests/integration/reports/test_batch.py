@@ -70,3 +70,21 @@ def test_plan_mistakes_name_the_report_and_write_nothing(report_env: Path) -> No
 def test_identical_reports_are_made_once() -> None:
     entries = expand(read_plan({"runs": [{"strategy": "sma_cross", "end": "2021-06-30"}] * 3}))
     assert len(entries) == 1
+
+
+def test_a_run_may_name_its_own_template_without_the_plans_defaults() -> None:
+    from coinbt.reports.plans import plan_report
+    from coinbt.reports.templates import check_parameters, template_path
+
+    sweep = {"template": "sweep", "strategy": "sma_cross", "end": "2021-06-30",
+             "grid": {"window": [10, 20]}}  # fmt: skip
+    plan = {"defaults": {"horizons": [1, 4]}, "runs": [{"strategy": "sma_cross"}, sweep]}
+    backtest, swept = expand(read_plan(plan))
+    assert Path(backtest.template).name == "backtest.ipynb"
+    assert backtest.parameters["horizons"] == [1, 4]
+    assert Path(swept.template).name == "sweep.ipynb" and "horizons" not in swept.parameters
+    params = {k: v for k, v in sweep.items() if k != "template"}
+    path = template_path("sweep")
+    assert swept.run_id == plan_report(path, check_parameters(path, params)).run_id
+    with pytest.raises(ConfigError, match=r"report 2 of 2: .*"):
+        expand(read_plan({"runs": [{"strategy": "sma_cross"}, {**sweep, "grid": "wide"}]}))

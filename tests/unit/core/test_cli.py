@@ -156,10 +156,12 @@ def test_demo_reports_both_strategies_on_bundled_markets(tmp_path):
     index = Path(proc.stdout.strip().splitlines()[-1].removeprefix("report: "))
     assert index == tmp_path / "reports" / "index.html" and index.is_file()
     page = index.read_text()
-    for strategy in ("volume_long_candle", "volume_zone_breakout"):
-        assert page.count(strategy) == 4, strategy
+    assert page.count("volume_long_candle") == 4
+    assert page.count("volume_zone_breakout") == 5  # 4 backtests and the sweep
     links = re.findall(r'href="([0-9a-f]{16})\.html"', page)
-    assert len(set(links)) == 8
+    assert len(set(links)) == 9
+    assert re.search(r"^sweep [0-9a-f]{16}: volume_zone_breakout BTC-USDT 1h binance", proc.stdout,
+                     re.M)  # fmt: skip
     for run_id in links:
         assert (tmp_path / "reports" / f"{run_id}.html").stat().st_size > 10_000
         assert (tmp_path / "reports" / f"{run_id}.ipynb").is_file()
