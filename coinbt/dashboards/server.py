@@ -100,7 +100,9 @@ def plan_server(
         f"--token={secret}",
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
-        "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext', 'jupyterlab-plotly']",
+        # plotly's mime renderer (another full plotly.js on every page): charts are Chart
+        "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
+        "--VoilaConfiguration.extension_denylist=jupyterlab-plotly",
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
         "--MappingKernelManager.cull_interval=60",

@@ -34,6 +34,7 @@ def test_the_server_is_planned_with_safe_settings(tmp_path: Path) -> None:
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
         "--preheat_kernel=True",
+        "--VoilaConfiguration.extension_denylist=jupyterlab-plotly",  # charts are Chart widgets
     ):
         assert flag in argv
     assert "notebooks/dashboards" in argv
