@@ -1,4 +1,5 @@
-"""``coinbt data``: list the catalog, validate a series, import an exchange file.
+"""``coinbt data``: list the catalog, validate a series, import an exchange file, fetch candles
+from an exchange (ccxt) and refresh a list of series.
 
 The lead's ``coinbt.cli.main`` calls :func:`register` with its sub-parsers; every handler
 returns an exit code and raises :class:`~coinbt.errors.CoinbtError` for user mistakes.
@@ -31,11 +32,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     if frame.empty:
         print("no datasets match (data root: $COINBT_DATA_ROOT or ./data, then bundled data)")
         return 0
+    from pathlib import Path
+
+    from coinbt.data.fetch import last_fetch
+
+    def fetched(r: Any) -> str:
+        state = last_fetch(Path(r.root), r.exchange, r.symbol, r.timeframe)
+        return str(state["last_success"]).replace("+00:00", "Z") if state else "-"
+
     rows = [
-        (r.exchange, r.symbol, r.timeframe, fmt_ts(r.start), fmt_ts(r.end), f"{r.rows:,}")
+        (r.exchange, r.symbol, r.timeframe, fmt_ts(r.start), fmt_ts(r.end), f"{r.rows:,}",
+         fetched(r))
         for r in frame.itertuples(index=False)
-    ]
-    print(_table(rows, ("exchange", "symbol", "timeframe", "start (UTC)", "end (UTC)", "rows")))
+    ]  # fmt: skip
+    header = ("exchange", "symbol", "timeframe", "start (UTC)", "end (UTC)", "rows",
+              "last fetched")  # fmt: skip
+    print(_table(rows, header))
     roots = ", ".join(dict.fromkeys(frame["root"]))
     print(f"\n{len(frame)} dataset(s); roots: {roots}")
     return 0
@@ -97,8 +109,61 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_reports(reports: Sequence[Any], as_json: bool) -> int:
+    import json
+
+    if as_json:
+        print(json.dumps([r.to_dict() for r in reports], indent=1))
+    else:
+        for r in reports:
+            print(r.summary())
+    failed = [r for r in reports if not r.ok]
+    if failed and not as_json:
+        print(f"{len(failed)} of {len(reports)} series failed; what they fetched before is kept")
+    return 1 if failed else 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Fetch candles of one or more symbols through ccxt into the catalog."""
+    from coinbt.data.fetch import fetch
+
+    reports = [
+        fetch(
+            args.exchange,
+            symbol,
+            args.timeframe,
+            since=args.since,
+            until=args.until,
+            root=args.root,
+            repair=args.repair,
+            api_host=args.api_host,
+            retries=args.retries,
+            progress=not args.json,
+        )  # fmt: skip
+        for symbol in args.symbol
+    ]
+    return _print_reports(reports, args.json)
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """Fetch every series of a refresh plan, here or as a periodic RQ job."""
+    if args.queue is not None:
+        from coinbt.jobs.refresh_job import schedule_refresh
+
+        job = schedule_refresh(args.config, queue=args.queue, every=args.every)
+        print(f"refresh queued on {args.queue!r} as job {job.id}"
+              + (f", then every {args.every}" if args.every else ""))  # fmt: skip
+        return 0
+    if args.every:
+        raise ConfigError("--every needs --queue (a periodic RQ job); from cron, omit both")
+    from coinbt.data.refresh import refresh
+
+    return _print_reports(refresh(args.config, progress=not args.json), args.json)
+
+
 def register(subparsers: Any) -> None:
-    """Add the ``data`` command and its ``list``, ``validate`` and ``import`` subcommands.
+    """Add the ``data`` command and its ``list``, ``validate``, ``import``, ``fetch`` and
+    ``refresh`` subcommands.
 
     Parameters
     ----------
@@ -161,6 +226,40 @@ def register(subparsers: Any) -> None:
         help="read --timeframe with the predecessor's tokens (1M/5M = minutes, 1Mo = month)",
     )
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "fetch",
+        help="download closed candles from an exchange through ccxt (incremental)",
+        description="Fetch closed candles into the catalog: merged with what is stored (the "
+        "newer download wins), validated, written atomically per year file. A rerun fetches "
+        "only what is missing; --repair also refetches gaps. Exit 1 if a symbol failed.",
+    )
+    p.add_argument("--exchange", required=True, help="ccxt exchange id: upbit, binance, ...")
+    p.add_argument("--symbol", required=True, action="append",
+                   help="KRW-BTC (upbit), BTC/USDT, BTC-USDT; repeat for several")  # fmt: skip
+    p.add_argument("--timeframe", required=True, help="ccxt token (1m minute, 1h, 1d, 1M month)")
+    p.add_argument("--since", help="first bar open time (UTC); needed when nothing is stored")
+    p.add_argument("--until", help="last bar open time (UTC; default now)")
+    p.add_argument("--repair", action="store_true", help="also refetch gaps in the stored range")
+    p.add_argument("--root", help="catalog root to write (default $COINBT_DATA_ROOT or ./data)")
+    p.add_argument("--retries", type=int, default=5,
+                   help="retries after network, rate-limit or 5xx errors (default 5)")  # fmt: skip
+    p.add_argument("--api-host", help="http://host:port replacing the exchange's API host "
+                   "(a proxy or a local stand-in)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="reports as JSON, no progress bars")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser(
+        "refresh",
+        help="fetch every series of a refresh.yaml (cron, or a periodic RQ job)",
+        description="Fetch exchanges x symbols x timeframes listed in a YAML file (docs/data.md). "
+        "One failing series does not stop the others; exit 1 if any failed.",
+    )
+    p.add_argument("--config", required=True, help="refresh.yaml")
+    p.add_argument("--queue", help="enqueue as an RQ job on this queue instead of running here")
+    p.add_argument("--every", help="with --queue: run again this long after each run (1h, 30m)")
+    p.add_argument("--json", action="store_true", help="reports as JSON, no progress bars")
+    p.set_defaults(func=cmd_refresh)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -119,6 +119,9 @@ class ImportReport:
         Bars that were not in the catalog before.
     duplicates_dropped : int
         Exact duplicates skipped (same timestamp and values), inside the file or already stored.
+    rows_replaced : int
+        Stored bars overwritten by different values (only by :func:`store_bars` with
+        ``newer_wins``, e.g. a candle stored while still open, fetched again closed).
     files : list of str
         Year files written (unchanged files are not rewritten).
     start, end : pandas.Timestamp or None
@@ -136,6 +139,7 @@ class ImportReport:
     rows_read: int = 0
     rows_added: int = 0
     duplicates_dropped: int = 0
+    rows_replaced: int = 0
     files: list[str] = field(default_factory=list)
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
@@ -338,14 +342,42 @@ def import_file(
         "time_unit": unit,
         "tz": tz,
     }
-    with dataset_lock(dataset_dir(dest_root, ex, sym, tf)):
-        staged = _merge_years(bars, dest_root, ex, sym, tf, report)
+    return store_bars(bars, report, entry, root=dest_root, source_meta=source_meta,
+                      compression_level=compression_level)  # fmt: skip
+
+
+def store_bars(
+    bars: pd.DataFrame,
+    report: ImportReport,
+    entry: dict[str, object],
+    *,
+    root: Path,
+    newer_wins: bool = False,
+    source_meta: object = None,
+    compression_level: int | None = None,
+) -> ImportReport:
+    """Merge validated ``bars`` of ``report``'s dataset into its year files, under the dataset
+    lock; each year file is replaced atomically, and all are written before any is moved.
+
+    With ``newer_wins`` a stored bar with other values is replaced by the new one (counted in
+    ``rows_replaced``); without, such a conflict raises :class:`DataError` and nothing is
+    written.  ``entry`` is appended to each written file's provenance."""
+    ex, sym, tf = report.exchange, report.symbol, report.timeframe
+    with dataset_lock(dataset_dir(root, ex, sym, tf)):
+        staged = _merge_years(bars, root, ex, sym, tf, report, newer_wins=newer_wins)
         _write_all(staged, entry, source_meta, compression_level, report)
     return report
 
 
 def _merge_years(
-    bars: pd.DataFrame, root: Path, ex: str, sym: str, tf: str, report: ImportReport
+    bars: pd.DataFrame,
+    root: Path,
+    ex: str,
+    sym: str,
+    tf: str,
+    report: ImportReport,
+    *,
+    newer_wins: bool = False,
 ) -> list[tuple[Path, pd.DataFrame, int, dict[str, object]]]:
     """Merge the import with existing year files in memory; raise before anything is written."""
     staged = []
@@ -355,20 +387,27 @@ def _merge_years(
         part = bars[years == year]
         target = year_path(root, ex, sym, tf, int(year))
         meta: dict[str, object] = {}
+        replaced = 0
         if target.exists():
             existing = read_year_files([target])
             meta = read_metadata(target)
             common = part.index.intersection(existing.index)
             if len(common):
                 same = _equal_rows(part.loc[common], existing.loc[common])
-                if not same.all():
+                if not same.all() and not newer_wins:
                     conflicts.append(
                         _conflict_error(common[~same], existing, part, ("stored", "file"))
                     )
                     continue
-                report.duplicates_dropped += len(common)
+                changed = common[~same]
+                if len(changed):  # the newer download wins
+                    existing.loc[changed, list(OHLCV_COLUMNS)] = part.loc[
+                        changed, list(OHLCV_COLUMNS)
+                    ]
+                    replaced = len(changed)
+                report.duplicates_dropped += int(same.sum())
                 part = part.drop(common)
-            if part.empty:
+            if part.empty and not replaced:
                 continue
             merged = pd.concat([existing, part]).sort_index(kind="stable")
         else:
@@ -379,6 +418,7 @@ def _merge_years(
                 check.errors
             )
             raise DataError(msg, problems=list(check.errors))
+        report.rows_replaced += replaced
         staged.append((target, merged, len(part), meta))
     if conflicts:
         problems = [p for c in conflicts for p in c.problems]

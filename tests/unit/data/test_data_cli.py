@@ -26,14 +26,16 @@ def test_every_subcommand_has_help_and_a_handler() -> None:
     data_cmd.register(sub)
     data_parser = sub.choices["data"]
     inner = next(a for a in data_parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(inner.choices) == {"list", "validate", "import"}
+    assert set(inner.choices) == {"list", "validate", "import", "fetch", "refresh"}
     helps = {a.dest: a.help for a in inner._choices_actions}
-    assert all(helps[name] for name in ("list", "validate", "import"))
+    assert all(helps[name] for name in inner.choices)
     handlers = {name: p.get_default("func") for name, p in inner.choices.items()}
     assert handlers == {
         "list": data_cmd.cmd_list,
         "validate": data_cmd.cmd_validate,
         "import": data_cmd.cmd_import,
+        "fetch": data_cmd.cmd_fetch,
+        "refresh": data_cmd.cmd_refresh,
     }
 
 
@@ -50,6 +52,8 @@ def test_list_prints_the_catalog(data_root: Path, capsys: pytest.CaptureFixture[
         "end",
         "(UTC)",
         "rows",
+        "last",
+        "fetched",
     ]
     assert lines[2].split() == [
         "upbit",
@@ -60,6 +64,7 @@ def test_list_prints_the_catalog(data_root: Path, capsys: pytest.CaptureFixture[
         "2025-12-27",
         "00:00",
         "704",
+        "-",  # never fetched through ccxt
     ]
     assert "binance" not in out
     assert _run(["data", "list", "--symbol", "NOPE-USDT"]) == 0
