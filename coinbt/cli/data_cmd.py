@@ -50,6 +50,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(_table(rows, header))
     roots = ", ".join(dict.fromkeys(frame["root"]))
     print(f"\n{len(frame)} dataset(s); roots: {roots}")
+    from coinbt.data.fetch import stale_series
+    from coinbt.storage.common import parse_duration
+
+    limit = parse_duration(args.stale_after)
+    listed = set(zip(frame["exchange"], frame["symbol"], frame["timeframe"], strict=True))
+    for root in dict.fromkeys(frame["root"]):
+        for s in stale_series(root, limit):
+            if (s["exchange"], s["symbol"], s["timeframe"]) not in listed:
+                continue
+            print(f"warning: {s['exchange']} {s['symbol']} {s['timeframe']} was last fetched "
+                  f"{s['age'].days} d {s['age'].seconds // 3600} h ago (> {args.stale_after}); "
+                  "is its refresh still running?")  # fmt: skip
     return 0
 
 
@@ -182,6 +194,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--exchange", help="only this exchange (e.g. binance)")
     p.add_argument("--symbol", help="only this symbol (BTC-USDT, BTC/USDT, KRW-BTC on upbit)")
     p.add_argument("--timeframe", help="only this timeframe (1m ... 1d, 1w, 1M = month)")
+    p.add_argument("--stale-after", default="2d",
+                   help="warn about fetched series not refreshed for this long (default 2d)")  # fmt: skip
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser(

@@ -394,6 +394,27 @@ def last_fetch(root: Path, exchange: str, symbol: str, timeframe: str) -> dict[s
         return None
 
 
+def stale_series(root: str | os.PathLike[str], older_than: dt.timedelta) -> list[dict[str, Any]]:
+    """Series under ``root`` fetched before whose last successful fetch is older than
+    ``older_than`` (a refresh that stopped): exchange, symbol, timeframe, last_success, age.
+    ``coinbt data list`` warns about them (and ``coinbt doctor`` will)."""
+    from coinbt.data.store import timeframe_of_dir
+
+    now = dt.datetime.now(dt.UTC)
+    out = []
+    for state_file in sorted(Path(root).expanduser().glob(f"*/*/*/{STATE_NAME}")):
+        tf_dir = state_file.parent
+        tf = timeframe_of_dir(tf_dir.name)
+        try:
+            last = dt.datetime.fromisoformat(json.loads(state_file.read_text())["last_success"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if tf is not None and now - last > older_than:
+            out.append({"exchange": tf_dir.parent.parent.name, "symbol": tf_dir.parent.name,
+                        "timeframe": tf, "last_success": last, "age": now - last})  # fmt: skip
+    return out
+
+
 def _offset(tf: str) -> Any:
     return pd.DateOffset(months=1) if tf == "1M" else pd.Timedelta(TIMEFRAME_SECONDS[tf], "s")
 
@@ -423,4 +444,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
-__all__ = ["STATE_NAME", "FetchReport", "client", "fetch", "last_fetch", "point_at"]
+__all__ = [
+    "STATE_NAME",
+    "FetchReport",
+    "client",
+    "fetch",
+    "last_fetch",
+    "point_at",
+    "stale_series",
+]

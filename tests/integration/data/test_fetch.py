@@ -202,6 +202,15 @@ def test_cli_fetch_refresh_and_list(source: dict[str, pd.DataFrame], tmp_path: P
     assert proc.returncode == 0
     row = next(line for line in proc.stdout.splitlines() if "ETH-KRW" in line and "1h" in line)
     assert "Z" in row.split()[-1]  # the last fetch's UTC time
+    assert "warning" not in proc.stdout
+    state_file = dataset_dir(tmp_path / "data", "upbit", "ETH-KRW", "1h") / ".fetch.json"
+    state = json.loads(state_file.read_text())
+    state["last_success"] = (pd.Timestamp.now(tz="UTC") - pd.Timedelta("3D")).isoformat()
+    state_file.write_text(json.dumps(state))  # a refresh that stopped three days ago
+    proc = run_cli("data", "list", "--exchange", "upbit", cwd=tmp_path)
+    assert "warning: upbit ETH-KRW 1h was last fetched 3 d 0 h ago (> 2d)" in proc.stdout
+    proc = run_cli("data", "list", "--exchange", "upbit", "--stale-after", "4d", cwd=tmp_path)
+    assert "warning" not in proc.stdout
     proc = run_cli("data", "refresh", "--config", str(plan), "--every", "1h", cwd=tmp_path)
     assert proc.returncode == 2 and "--every needs --queue" in proc.stderr
     bad = tmp_path / "bad.yaml"
