@@ -17,6 +17,7 @@ from coinbt.cli import (
     dashboard_cmd,
     data_cmd,
     db_cmd,
+    doctor_cmd,
     jobs_cmd,
     legacy_cmd,
     report_cmd,
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cmd.register(sub)
     report_cmd.register(sub)
     dashboard_cmd.register(sub)
+    doctor_cmd.register(sub)
     return parser
 
 
