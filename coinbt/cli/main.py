@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Backtest crypto trading strategies on real exchange candles.",
     )
     parser.add_argument("--version", action="version", version=f"coinbt {__version__}")
+    parser.add_argument("--log-level", metavar="LEVEL",
+                        help="log lines on stderr from this level (default $COINBT_LOG_LEVEL or "
+                        "WARNING; workers: INFO)")  # fmt: skip
+    parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None,
+                        help="log lines as JSON (default: JSON unless stderr is a terminal, or "
+                        "$COINBT_LOG_JSON)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     data_cmd.register(sub)
@@ -57,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from coinbt.logging import configure
+
+        level = args.log_level or os.environ.get("COINBT_LOG_LEVEL") or "WARNING"
+        configure(json=args.log_json, level=level)
         return int(args.func(args) or 0)
     except CoinbtError as exc:
         print(f"coinbt: error: {exc}", file=sys.stderr)

@@ -115,20 +115,25 @@ class CoinbtWorker(Worker):
     # -- RQ hooks (all in the worker process, never in the horse) ------------------------------
 
     def execute_job(self, job: Any, queue: Queue) -> None:
+        from coinbt.logging import context
+
         started = time.monotonic()
         attempt = _attempt(job)
         self._timed_out = None
         inline = self.runs_inline(job)
-        try:
-            if inline:
-                self._execute_inline(job, queue)
-            else:
-                super().execute_job(job, queue)
-        finally:
+        # a job's id is its run's id: every log line of the job carries both (the forked
+        # work horse inherits the context)
+        with context(job_id=job.id, run_id=job.meta.get("run_id") or job.id):
             try:
-                self._after_job(job, queue, attempt, time.monotonic() - started, inline)
-            except Exception:  # the bookkeeping must never take the worker down
-                log.exception("job %s: after-job bookkeeping failed", job.id)
+                if inline:
+                    self._execute_inline(job, queue)
+                else:
+                    super().execute_job(job, queue)
+            finally:
+                try:
+                    self._after_job(job, queue, attempt, time.monotonic() - started, inline)
+                except Exception:  # the bookkeeping must never take the worker down
+                    log.exception("job %s: after-job bookkeeping failed", job.id)
 
     def runs_inline(self, job: Any) -> bool:
         """Whether ``job`` runs inside this process (a backtest of at most ``inline_bars``)."""
@@ -352,15 +357,12 @@ def warm_up(registry: Registry | None = None) -> float:
 
 
 def _configure_logging(level: str) -> None:
-    """RQ's and coinbt's log lines on stderr; the per-job JSON lines alone on stdout."""
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-    err = logging.StreamHandler(sys.stderr)
-    err.setFormatter(fmt)
-    for name in ("rq", "coinbt"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [err]
-        logger.setLevel(level.upper())
-        logger.propagate = False
+    """RQ's and coinbt's log lines on stderr (:func:`coinbt.logging.configure`: JSON lines with
+    job and run ids unless stderr is a terminal, secrets redacted); the per-job JSON lines
+    alone on stdout."""
+    from coinbt.logging import configure
+
+    configure(level=level, loggers=("rq", "coinbt"))
     out = logging.StreamHandler(sys.stdout)
     out.setFormatter(logging.Formatter("%(message)s"))
     events.handlers[:] = [out]

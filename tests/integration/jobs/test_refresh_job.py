@@ -3,6 +3,7 @@ an exchange, and the next run is scheduled."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +55,11 @@ def test_periodic_refresh_runs_on_a_worker_and_schedules_its_next_run(
     (report,) = job.return_value()
     assert report["error"] is None and report["bars_added"] == len(candles)
     assert last_fetch(root, "upbit", "ETH-KRW", "1h") is not None
+    # the worker's own log lines are JSON (not a terminal) and those of the job carry its id
+    logged = [json.loads(x) for x in Path(worker.log_path).read_text().splitlines()
+              if x.startswith('{"time"')]  # fmt: skip
+    assert logged and all({"time", "level", "logger", "message"} <= set(x) for x in logged)
+    assert any(x.get("job_id") == job.id and x.get("run_id") == job.id for x in logged)
     scheduled = ScheduledJobRegistry(queue=Queue("refresh-test", connection=conn))
     (next_id,) = scheduled.get_job_ids()
     when = scheduled.get_scheduled_time(next_id)
