@@ -21,6 +21,7 @@ from coinbt.cli import (
     doctor_cmd,
     jobs_cmd,
     legacy_cmd,
+    metrics_cmd,
     report_cmd,
     runs_cmd,
     storage_cmd,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cmd.register(sub)
     dashboard_cmd.register(sub)
     doctor_cmd.register(sub)
+    metrics_cmd.register(sub)
     return parser
 
 
