@@ -139,13 +139,22 @@ def cmd_create(args: argparse.Namespace) -> int:
     from coinbt.cli.db_cmd import registry_url
     from coinbt.storage.backup import create_backup
 
-    info = create_backup(
-        registry_url(args),
-        args.dest,
-        method=args.method,
-        allow_missing=args.allow_missing,
-        copy_s3=args.copy_s3,
-    )
+    try:
+        info = create_backup(
+            registry_url(args),
+            args.dest,
+            method=args.method,
+            allow_missing=args.allow_missing,
+            copy_s3=args.copy_s3,
+        )
+    except Exception as exc:  # a failed backup needs a person: alert, then report as usual
+        from coinbt.alerts import notify, payload
+        from coinbt.logging import redact
+
+        notify("backup-failure", payload(f"coinbt backup failed ({args.dest or 'default dest'})",
+                                         redact(f"{type(exc).__name__}: {exc}"),
+                                         {"kind": "backup"}))  # fmt: skip
+        raise
     if info["native_skipped"]:
         print(f"coinbt: note: logical export only: {info['native_skipped']}", file=sys.stderr)
     if info["missing"]:

@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "1 a warning, 2 something critical.",
     )
     p.add_argument("--json", action="store_true", help="the checks as JSON")
+    p.add_argument("--alert", action="store_true",
+                   help="send critical findings to $COINBT_ALERT_WEBHOOK (rate-limited)")  # fmt: skip
     p.add_argument("--stale-after", default="2d",
                    help="warn about fetched series not refreshed for this long (default 2d)")  # fmt: skip
     p.set_defaults(func=cmd_doctor)
@@ -32,4 +34,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         width = max(len(c.name) for c in checks)
         for c in checks:
             print(f"{c.name:<{width}}  {c.status.upper():<8}  {c.detail}")
+    critical = [c for c in checks if c.status == "critical"]
+    if args.alert and critical:
+        from coinbt.alerts import notify, payload
+
+        lines = "\n".join(f"{c.name}: {c.detail}" for c in critical)
+        notify("doctor", payload(f"coinbt doctor: {len(critical)} critical finding(s)", lines,
+                                 {"kind": "doctor"}))  # fmt: skip
     return exit_code(checks)

@@ -1,4 +1,6 @@
-"""Alerts on a job's final failure: a Slack-compatible JSON POST to ``$COINBT_ALERT_WEBHOOK``.
+"""Alerts on a job's final failure: a Slack-compatible JSON POST to ``$COINBT_ALERT_WEBHOOK``
+through :mod:`coinbt.alerts` (kind ``job-failure``, rate-limited: a sweep failing on every
+worker still sends a handful).
 
 Sent with a short timeout; any error is logged and swallowed, so an unreachable endpoint never
 fails a job.  ``coinbt worker`` sends from a background thread (:func:`send_failure_alert_async`),
@@ -7,13 +9,10 @@ so a slow endpoint never holds the worker either.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
 import threading
-import urllib.error
-import urllib.request
 
 log = logging.getLogger("coinbt.jobs")
 
@@ -40,19 +39,9 @@ def alert_payload(job_id: str, what: str, error: str) -> dict[str, object]:
 
 def send_failure_alert(job_id: str, what: str, error: str, url: str | None = None) -> bool:
     """POST the alert; True when the endpoint answered 2xx, False otherwise (never raises)."""
-    url = url or os.environ.get(WEBHOOK_ENV, "").strip()
-    if not url:
-        return False
-    body = json.dumps(alert_payload(job_id, what, error)).encode()
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return 200 <= response.status < 300
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        log.warning("alert for job %s not delivered to %s: %s", job_id, url, exc)
-        return False
+    from coinbt.alerts import notify
+
+    return notify("job-failure", alert_payload(job_id, what, error), url)
 
 
 _PENDING: list[threading.Thread] = []
