@@ -252,8 +252,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--symbol", required=True, action="append",
                    help="KRW-BTC (upbit), BTC/USDT, BTC-USDT; repeat for several")  # fmt: skip
     p.add_argument("--timeframe", required=True, help="ccxt token (1m minute, 1h, 1d, 1M month)")
-    p.add_argument("--since", help="first bar open time (UTC); needed when nothing is stored")
-    p.add_argument("--until", help="last bar open time (UTC; default now)")
+    p.add_argument("--since", help="first bar open time (UTC unless zoned); needed when "
+                   "nothing is stored")  # fmt: skip
+    p.add_argument("--until", help="last bar open time, inclusive; a date includes the whole "
+                   "day (default now)")  # fmt: skip
     p.add_argument("--repair", action="store_true", help="also refetch gaps in the stored range")
     p.add_argument("--root", help="catalog root to write (default $COINBT_DATA_ROOT or ./data)")
     p.add_argument("--retries", type=int, default=5,

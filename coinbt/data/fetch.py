@@ -35,6 +35,7 @@ import pandas as pd
 from coinbt import __version__, settings
 from coinbt.data._fmt import fmt_ts
 from coinbt.data.importer import ImportReport, store_bars
+from coinbt.data.loader import parse_bound
 from coinbt.data.store import dataset_dir, make_bars, read_year_files
 from coinbt.data.symbols import canonical_exchange, canonical_symbol, split_symbol
 from coinbt.data.validate import validate_bars
@@ -155,8 +156,9 @@ def fetch(
         ccxt exchange id; any accepted symbol alias (``KRW-BTC`` on Upbit, ``BTC/USDT``);
         ccxt timeframe token (``1m`` minute, ``1M`` month).
     since, until : str or timestamp, optional
-        UTC range of bar open times.  ``since`` is required when nothing is stored yet;
-        ``until`` defaults to now.
+        Range of bar open times, inclusive, read like every coinbt date range (UTC unless
+        zoned; a date as ``until`` includes that whole day).  ``since`` is required when
+        nothing is stored yet; ``until`` defaults to now.
     root : path, optional
         Catalog root written to (default ``$COINBT_DATA_ROOT`` or ``./data``).
     repair : bool
@@ -178,9 +180,9 @@ def fetch(
     tf = parse_timeframe(timeframe)
     dest = Path(root).expanduser() if root is not None else settings.data_root()
     report = FetchReport(ex, sym, tf)
-    lo = _utc(since, "since")
-    hi = _utc(until, "until")
-    stored = _stored_index(dest, ex, sym, tf)
+    lo = parse_bound(since, is_end=False, name="since")
+    hi = parse_bound(until, is_end=True, name="until")
+    stored = _stored_bars(dest, ex, sym, tf).index
     report.ranges = _ranges(stored, lo, hi, tf, repair=repair, series=f"{ex} {sym} {tf}")
     api = exchange_client if exchange_client is not None else client(ex, api_host=api_host)
     market = "/".join(split_symbol(sym))
@@ -191,7 +193,7 @@ def fetch(
         )
     pending: list[list[float]] = []
     try:
-        bar = _bar_progress(report, hi, tf, progress)
+        bar = _bar_progress(report, progress)
         try:
             for start, end in report.ranges:
                 for rows in _pages(api, market, tf, start, end, report, retries, backoff):
@@ -231,8 +233,8 @@ def _pages(
         now = _server_now(api)
         report.bars_received += len(rows)
         opens = [pd.Timestamp(int(r[0]), unit="ms", tz="UTC") for r in rows]
-        keep = [r for r, t in zip(rows, opens, strict=True) if cursor <= t <= end]
-        closed = [r for r in keep if pd.Timestamp(int(r[0]), unit="ms", tz="UTC") + step <= now]
+        keep = [(r, t) for r, t in zip(rows, opens, strict=True) if cursor <= t <= end]
+        closed = [r for r, t in keep if t + step <= now]
         report.open_dropped += len(keep) - len(closed)
         if closed:
             yield closed
@@ -313,12 +315,9 @@ def _write(rows: list[list[float]], report: FetchReport, root: Path) -> None:
     report.files = sorted(set(report.files) | set(written.files))
 
 
-def _stored_index(root: Path, ex: str, sym: str, tf: str) -> pd.DatetimeIndex:
+def _stored_bars(root: Path, ex: str, sym: str, tf: str) -> pd.DataFrame:
     folder = dataset_dir(root, ex, sym, tf)
-    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    if not files:
-        return pd.DatetimeIndex([], tz="UTC")
-    return read_year_files(files).index
+    return read_year_files(sorted(folder.glob("*.parquet")) if folder.is_dir() else [])
 
 
 def _ranges(
@@ -361,11 +360,10 @@ def _gaps(index: pd.DatetimeIndex, tf: str) -> list[tuple[pd.Timestamp, pd.Times
 
 
 def _count_gaps(report: FetchReport, root: Path) -> None:
-    stored = _stored_index(root, report.exchange, report.symbol, report.timeframe)
-    gaps = _gaps(stored, report.timeframe) if len(stored) > 1 else []
-    report.gaps_remaining = len(gaps)
-    report.missing_bars = int(stored.size and sum(
-        len(pd.date_range(a, b, freq=_offset(report.timeframe))) for a, b in gaps))  # fmt: skip
+    """Gaps and missing bars of the stored series, as ``validate_bars`` counts them."""
+    stored = _stored_bars(root, report.exchange, report.symbol, report.timeframe)
+    check = validate_bars(stored, report.timeframe)
+    report.gaps_remaining, report.missing_bars = check.gaps, check.missing_bars
 
 
 def _record(root: Path, report: FetchReport) -> None:
@@ -419,22 +417,12 @@ def _offset(tf: str) -> Any:
     return pd.DateOffset(months=1) if tf == "1M" else pd.Timedelta(TIMEFRAME_SECONDS[tf], "s")
 
 
-def _utc(value: Any, name: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"--{name} {value!r}: expected a date such as 2024-01-01") from None
-    return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
-
-
-def _bar_progress(report: FetchReport, hi: pd.Timestamp | None, tf: str, show: bool) -> Any:
+def _bar_progress(report: FetchReport, show: bool) -> Any:
+    """A bar over the bars the ranges can hold (the ranges already end by ``until`` or now)."""
     from tqdm.auto import tqdm
 
-    end = hi if hi is not None else pd.Timestamp.now(tz="UTC")
-    step = pd.Timedelta(TIMEFRAME_SECONDS[tf], "s")
-    total = sum(max(0, int((min(b, end) - a) / step) + 1) for a, b in report.ranges)
+    step = pd.Timedelta(TIMEFRAME_SECONDS[report.timeframe], "s")
+    total = sum(max(0, int((b - a) / step) + 1) for a, b in report.ranges)
     label = f"{report.exchange} {report.symbol} {report.timeframe}"
     return tqdm(total=total, desc=label, unit="bar", disable=not show, leave=False)
 

@@ -21,6 +21,7 @@ from fake_exchange import FakeExchange, make_client, partial_values, read_candle
 from coinbt.data.fetch import fetch, last_fetch  # noqa: E402
 from coinbt.data.importer import ImportReport, store_bars  # noqa: E402
 from coinbt.data.store import dataset_dir, read_year_files  # noqa: E402
+from coinbt.errors import ConfigError  # noqa: E402
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
 HOUR = pd.Timedelta("1h")
@@ -218,3 +219,20 @@ def test_cli_fetch_refresh_and_list(source: dict[str, pd.DataFrame], tmp_path: P
     proc = run_cli("data", "refresh", "--config", str(bad), cwd=tmp_path)
     assert proc.returncode == 2 and "unknown key 'symbol'" in proc.stderr
     assert "Did you mean 'symbols'" in proc.stderr
+
+
+def test_until_reads_like_every_coinbt_date_range(
+    source: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    candles = source["binance"].iloc[:400]
+    day = candles.index[300].date()
+    with FakeExchange("binance", {"BTC-USDT": {"1h": candles}}) as fake:
+        done = fetch("binance", "BTC-USDT", "1h", since=str(candles.index[0]),
+                     until=str(day), root=tmp_path, progress=False,
+                     exchange_client=make_client("binance", fake))  # fmt: skip
+    assert done.ok
+    whole_day = candles[[t.date() <= day for t in candles.index]]  # a date: the whole day
+    assert whole_day.index[-1].hour == 23
+    assert_same(stored(tmp_path, "binance", "BTC-USDT"), whole_day)
+    with pytest.raises(ConfigError, match=r"cannot read until='soon' as a date or time"):
+        fetch("binance", "BTC-USDT", "1h", since="2021-05-01", until="soon", root=tmp_path)
