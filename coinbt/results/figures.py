@@ -62,7 +62,7 @@ def chart_data(
     n = len(bars)
     k = max(1, int(np.ceil(n / max_candles)))
     group = np.arange(n) // k
-    candles = display_candles(bars, max_candles) if k > 1 else bars
+    candles = display_candles(bars, max_candles)  # the bars themselves when k == 1
     times = plot_times(candles.index)
     if k > 1:
         curve = pd.DataFrame({"equity": eq["equity"].to_numpy(), "drawdown": eq["drawdown"]
