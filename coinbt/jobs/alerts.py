@@ -9,38 +9,19 @@ so a slow endpoint never holds the worker either.
 
 from __future__ import annotations
 
-import logging
-import os
-import socket
 import threading
 
-log = logging.getLogger("coinbt.jobs")
-
-WEBHOOK_ENV = "COINBT_ALERT_WEBHOOK"
-TIMEOUT_S = 3.0
+from coinbt.alerts import TIMEOUT_S, notify, payload, webhook
 
 
 def alert_payload(job_id: str, what: str, error: str) -> dict[str, object]:
-    """Slack's incoming-webhook shape: ``text`` plus a code block with the error's last lines."""
-    tail = "\n".join(error.strip().splitlines()[-12:])
-    return {
-        "text": f":red_circle: coinbt job {job_id} failed: {what}",
-        "blocks": [
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*coinbt job `{job_id}` failed*\n{what}"},
-            },
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"```{tail}```"}},
-        ],
-        "job_id": job_id,
-        "host": socket.gethostname(),
-    }
+    """:func:`coinbt.alerts.payload` for a job: its id in the title and as ``job_id``, the
+    error's last lines in a code block."""
+    return payload(f"coinbt job {job_id} failed: {what}", error, {"job_id": job_id})
 
 
 def send_failure_alert(job_id: str, what: str, error: str, url: str | None = None) -> bool:
     """POST the alert; True when the endpoint answered 2xx, False otherwise (never raises)."""
-    from coinbt.alerts import notify
-
     return notify("job-failure", alert_payload(job_id, what, error), url)
 
 
@@ -54,7 +35,7 @@ def send_failure_alert_async(
 
     :func:`wait_for_alerts` lets a process that is about to exit deliver what is pending.
     """
-    url = url or os.environ.get(WEBHOOK_ENV, "").strip()
+    url = url or webhook()
     if not url:
         return None
     thread = threading.Thread(
