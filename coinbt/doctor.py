@@ -82,10 +82,9 @@ def check_freshness(root: Path, stale_after: timedelta) -> Check:
     from coinbt.data.fetch import stale_series
 
     stale = stale_series(root, stale_after) if root.is_dir() else []
-    data = {"stale": [{**s, "last_success": s["last_success"].isoformat(),
+    data = {"stale": [{"exchange": s["exchange"], "symbol": s["symbol"],
+                       "timeframe": s["timeframe"], "last_success": s["last_success"].isoformat(),
                        "age_hours": round(s["age"].total_seconds() / 3600, 1)} for s in stale]}  # fmt: skip
-    for s in data["stale"]:
-        s.pop("age")
     if stale:
         names = ", ".join(f"{s['exchange']} {s['symbol']} {s['timeframe']}" for s in stale[:5])
         return Check("data freshness", WARNING, f"{len(stale)} series not fetched for more than "
