@@ -13,9 +13,9 @@ _URL_HELP = "registry URL (default $COINBT_REGISTRY_URL or sqlite:///.coinbt/reg
 
 def registry_url(args: argparse.Namespace) -> str:
     """The registry URL from ``--registry``, ``$COINBT_REGISTRY_URL`` or the default."""
-    from coinbt.storage.registry import DEFAULT_URL
+    from coinbt import settings
 
-    return getattr(args, "registry", None) or os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
+    return getattr(args, "registry", None) or settings.registry_url()
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -60,12 +60,10 @@ def readonly_url(url: str) -> str:
 def open_registry(url: str | None = None) -> Any:
     """The registry the dashboards read: ``url``, ``$COINBT_DASHBOARD_REGISTRY_URL`` or
     ``$COINBT_REGISTRY_URL`` (or the embedded default), opened read-only."""
+    from coinbt import settings
     from coinbt.storage import Registry
-    from coinbt.storage.registry import DEFAULT_URL
 
-    chosen = (
-        url or os.environ.get(REGISTRY_ENV) or os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
-    )
+    chosen = url or os.environ.get(REGISTRY_ENV) or settings.registry_url()
     ro = readonly_url(chosen)
     if ro.startswith("sqlite:///file:") and "mode=ro" in ro:
         path = Path(ro[len("sqlite:///file:") :].split("?", 1)[0])

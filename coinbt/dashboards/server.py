@@ -78,14 +78,14 @@ def plan_server(
     pool_size: int = 1,
 ) -> Server:
     """Check the settings and build the Voila command (nothing starts)."""
-    from coinbt.storage.registry import DEFAULT_URL
+    from coinbt import settings
 
     folder = dashboards_dir()
     check_port(ip, port)
     if token is not None and len(token) < 8:
         raise ConfigError("--token: use at least 8 characters (or omit it to get a random one)")
     secret = token or secrets.token_urlsafe(24)
-    url = registry_url or os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
+    url = registry_url or settings.registry_url()
     env = dict(os.environ)
     env[REGISTRY_ENV] = readonly_url(url)
     # Voila starts each kernel in the dashboards folder: relative places (the embedded
@@ -114,10 +114,10 @@ def plan_server(
 
 
 def _absolute_places() -> dict[str, str]:
+    from coinbt import settings
     from coinbt.settings import data_root
-    from coinbt.storage.registry import DEFAULT_ARTIFACTS
 
-    artifacts = os.environ.get("COINBT_ARTIFACTS_URI") or str(DEFAULT_ARTIFACTS)
+    artifacts = settings.artifacts_uri()
     if "://" not in artifacts:
         artifacts = str(Path(artifacts).expanduser().resolve())
     return {"COINBT_ARTIFACTS_URI": artifacts, "COINBT_DATA_ROOT": str(data_root().resolve())}

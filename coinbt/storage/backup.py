@@ -71,9 +71,9 @@ STALE_PARTIAL = timedelta(hours=24)
 
 def _registry_url(registry: Registry | str | None) -> str:
     if registry is None:
-        from coinbt.storage.registry import DEFAULT_URL
+        from coinbt import settings
 
-        return os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
+        return settings.registry_url()
     if isinstance(registry, str):
         return registry
     url = getattr(registry, "url", None)

@@ -34,6 +34,12 @@ def head() -> str:
     return rev
 
 
+def known_revisions() -> set[str]:
+    """Every revision shipped with this coinbt."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {rev.revision for rev in script.walk_revisions()}
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the registry at ``url`` up to ``revision`` (default: the newest)."""
     command.upgrade(alembic_config(url), revision)

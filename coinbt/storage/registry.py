@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from coinbt import settings
 from coinbt.errors import StorageError
 from coinbt.storage import migrate
 from coinbt.storage.artifacts import ArtifactStore
@@ -33,8 +34,8 @@ from coinbt.storage.queries import DELETING, distinct_query, filtered
 from coinbt.storage.queries import column as known_column
 from coinbt.storage.rebuild import rebuild_result
 
-DEFAULT_URL = "sqlite:///.coinbt/registry.db"
-DEFAULT_ARTIFACTS = ".coinbt/artifacts"
+DEFAULT_URL = settings.DEFAULT_REGISTRY_URL
+DEFAULT_ARTIFACTS = settings.DEFAULT_ARTIFACTS
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -72,9 +73,9 @@ class Registry:
         url: str | None = None,
         artifacts: str | os.PathLike[str] | ArtifactStore | None = None,
     ) -> None:
-        self.url = url or os.environ.get("COINBT_REGISTRY_URL") or DEFAULT_URL
+        self.url = url or settings.registry_url()
         if artifacts is None:
-            artifacts = os.environ.get("COINBT_ARTIFACTS_URI") or DEFAULT_ARTIFACTS
+            artifacts = settings.artifacts_uri()
         self.store = artifacts if isinstance(artifacts, ArtifactStore) else ArtifactStore(artifacts)
         self._engine: Engine | None = None
 

@@ -403,6 +403,41 @@ def _create_bucket(client: BaseClient, bucket: str) -> bool:
     return True
 
 
+def bucket_state(uri: str, client: BaseClient | None = None) -> dict[str, Any]:
+    """What ``coinbt doctor`` needs to know of the artifact bucket behind ``uri``.
+
+    Returns ``exists`` (bool), ``versioning`` (``"Enabled"``, ``"Suspended"`` or None) and
+    ``rules``: the enabled lifecycle rules that cover the prefix (a rule covers it when its own
+    prefix is empty or a leading part of it).
+
+    Raises
+    ------
+    StorageError
+        The endpoint does not answer, or answers with an error other than "no such bucket"
+        (access denied, bad credentials …), naming the bucket and the error.
+    """
+    bucket, prefix = parse_s3_uri(uri)
+    client = client or make_client()
+    try:
+        client.head_bucket(Bucket=bucket)
+    except _client_errors() as exc:
+        if _error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return {"exists": False, "versioning": None, "rules": []}
+        raise StorageError(f"s3://{bucket}: {exc}") from exc
+    versioning = bucket_versioning(client, bucket)
+    try:
+        rules = _lifecycle_rules(client, bucket)
+    except _client_errors() as exc:
+        raise StorageError(f"s3://{bucket}: could not read its lifecycle rules: {exc}") from exc
+    ours = f"{prefix}/" if prefix else ""
+    covering = [
+        r for r in rules
+        if r.get("Status") == "Enabled"
+        and ours.startswith(r.get("Filter", {}).get("Prefix", r.get("Prefix", "")) or "")
+    ]  # fmt: skip
+    return {"exists": True, "versioning": versioning, "rules": covering}
+
+
 def _lifecycle_rules(client: BaseClient, bucket: str) -> list[dict[str, Any]]:
     try:
         return list(client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", []))

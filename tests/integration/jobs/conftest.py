@@ -1,14 +1,12 @@
 """Jobs against the real Redis (and PostgreSQL) of this machine, with real worker processes.
 
-* ``redis_url``: a Redis database of its own for the test (flushed before and after), on a
-  ``redis-server`` private to the test session unless ``$COINBT_TEST_REDIS_URL`` is set.
+Redis itself (``redis_url``, ``redis_server``) comes from ``tests/integration/conftest.py``.
+
 * ``jobs_env``: registry (SQLite file or a fresh PostgreSQL schema), artifacts folder and Redis
   URL, set in this process's environment (``monkeypatch``); yields a dict of them.
 * ``start_worker``: starts worker processes with that environment; killed at the end with
   ``kill_worker`` (SIGKILL of the worker's and its work horse's process groups).  ``worker_events(proc)`` reads its per-job JSON lines.
 * ``alert_server``: a local HTTP endpoint recording every alert POSTed to it.
-* ``redis_server``: a Redis server of the test's own (``redis-server`` on a free port, no
-  persistence) that the test can stop and start again.
 * ``cli``: runs ``coinbt …`` in this process and returns (exit code, stdout, stderr).
 """
 
@@ -17,59 +15,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_services import wait_until
 
-REDIS_DB = int(os.environ.get("COINBT_TEST_REDIS_DB", "11"))
+__all__ = ["REPO", "kill_worker", "wait_until", "worker_events", "worker_log"]
+
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="session")
-def redis_base(
-    tmp_path_factory: pytest.TempPathFactory, skip_or_fail: Callable[[str], None]
-) -> Iterator[str]:
-    """The Redis the jobs tests use: ``$COINBT_TEST_REDIS_URL`` when set; otherwise a
-    ``redis-server`` of this test session's own on a free port (so two test runs on one
-    machine never flush or steal each other's jobs); otherwise 127.0.0.1:6379."""
-    configured = os.environ.get("COINBT_TEST_REDIS_URL")
-    if configured or shutil.which("redis-server") is None:
-        yield configured or "redis://127.0.0.1:6379"
-        return
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server.url.rsplit("/", 1)[0]
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_base: str, skip_or_fail: Callable[[str], None]) -> Iterator[str]:
-    """A flushed Redis database (db ``$COINBT_TEST_REDIS_DB``, 11) for this test."""
-    redis = pytest.importorskip("redis")
-    url = f"{redis_base}/{REDIS_DB}"
-    conn = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        conn.ping()
-    except redis.exceptions.RedisError as exc:
-        skip_or_fail(f"Redis unreachable at {url}: {exc}")
-    conn.flushdb()
-    try:
-        yield url
-    finally:
-        conn.flushdb()
-        conn.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
@@ -158,18 +118,6 @@ def worker_log(proc: subprocess.Popen[Any]) -> str:
     return Path(proc.log_path).read_text()  # type: ignore[attr-defined]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.1) -> Any:
-    """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(poll)
-
-
 class AlertServer:
     """Records the JSON bodies POSTed to ``url``."""
 
@@ -207,60 +155,6 @@ def alert_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[AlertServer]:
         yield server
     finally:
         server.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisServer:
-    """A ``redis-server`` of the test's own, without persistence: a restart forgets all."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = workdir
-        self.proc: subprocess.Popen[Any] | None = None
-
-    def start(self) -> None:
-        import redis
-
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        conn = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-
-        def up() -> bool:
-            try:
-                return bool(conn.ping())
-            except redis.exceptions.RedisError:
-                return False
-
-        wait_until(up, 10, f"redis-server on port {self.port}")
-        conn.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path, skip_or_fail: Callable[[str], None]) -> Iterator[RedisServer]:
-    """A stoppable Redis (``redis-server`` must be on PATH); stopped at the end."""
-    if shutil.which("redis-server") is None:
-        skip_or_fail("redis-server is not on PATH")
-    server = RedisServer(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

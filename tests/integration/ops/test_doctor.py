@@ -47,7 +47,8 @@ def test_a_healthy_root_exits_0_with_a_row_per_check(root: Path) -> None:
     proc = doctor(root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     names = [line.split("  ")[0].strip() for line in proc.stdout.splitlines()]
-    assert names == ["data root", "catalog", "data freshness", "disk"]
+    assert names == ["data root", "catalog", "data freshness", "registry", "redis", "artifacts",
+                     "disk"]  # fmt: skip
     assert all(" OK " in line for line in proc.stdout.splitlines())
     report = json.loads(doctor(root, "--json").stdout)
     catalog = next(c for c in report["checks"] if c["name"] == "catalog")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,44 +46,3 @@ def results() -> list[coinbt.BacktestResult]:
         )
         for w in WINDOWS
     ]
-
-
-# -- S3: a moto server over real HTTP -------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A moto S3 server on a free port of 127.0.0.1 for the whole session; yields its URL."""
-    pytest.importorskip("boto3")
-    server_mod = pytest.importorskip("moto.server")
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point coinbt and boto3 at the moto server with fake credentials; yields the endpoint."""
-    monkeypatch.setenv("COINBT_S3_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/coinbt-test-aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/coinbt-test-aws-credentials")
-    return moto_server
-
-
-@pytest.fixture
-def s3_bucket(s3_env: str) -> str:
-    """A fresh, empty bucket on the moto server; yields its name."""
-    import boto3
-
-    name = f"coinbt-test-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_env).create_bucket(Bucket=name)
-    return name
