@@ -64,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="record the run in the registry ($COINBT_REGISTRY_URL, default "
         "sqlite:///.coinbt/registry.db; artifacts in $COINBT_ARTIFACTS_URI)",
     )
+    p.add_argument(
+        "--queue",
+        metavar="Q",
+        help="run it on an RQ worker instead ($COINBT_REDIS_URL): the run is recorded as "
+        "queued, its job id printed, and `coinbt jobs watch JOB` follows it",
+    )
     p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser(
@@ -143,6 +149,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     strat = get_strategy(args.strategy)
     params = strat.parse(args.param)
     settings = {k: getattr(args, k) for k in _ENGINE_OPTIONS if getattr(args, k) is not None}
+    if args.queue is not None:
+        return _submit(args, strat, params, settings)
     result = backtest(
         strat,
         args.symbol,
@@ -173,6 +181,28 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             f"saved run {run_id} to {hide_password(registry.url)}",
             file=sys.stderr if args.json else sys.stdout,
         )
+    return 0
+
+
+def _submit(args: argparse.Namespace, strat: Any, params: Any, settings: dict[str, Any]) -> int:
+    """``--queue``: submit the backtest as a background job and say how to follow it."""
+    from coinbt.errors import ConfigError
+    from coinbt.jobs import config, submit_backtest
+
+    if args.report or args.save:
+        raise ConfigError("--queue records the run itself and makes no report: drop --report "
+                          "and --save (then `coinbt report backtest …` for a report)")  # fmt: skip
+    job = submit_backtest(strat, args.symbol, args.timeframe, args.start, args.end,
+                          exchange=args.exchange, params=params, queue=args.queue, **settings)  # fmt: skip
+    state = job.status().state
+    if args.json:
+        print(json.dumps({"job_id": job.id, "run_id": job.id, "queue": args.queue,
+                          "state": state}))  # fmt: skip
+    elif config.redis_url() is None:
+        print(f"run {job.id} {state} here: no $COINBT_REDIS_URL, so no worker was involved")
+    else:
+        print(f"queued job {job.id} on {args.queue!r} ({state}); follow it with "
+              f"`coinbt jobs watch {job.id}`, then `coinbt runs show {job.id}`")  # fmt: skip
     return 0
 
 

@@ -263,8 +263,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     reg = _registry(args)
     try:
         run_id = reg.resolve(args.run)
-        spec, stats, artifacts = _documents(reg, run_id)
         row = reg.run(run_id)
+        if row["status"] != "finished" and "spec.json" not in reg.artifacts(run_id):
+            # queued, running, failed or cancelled before recording: what the row planned
+            keys = ("strategy", "params", "exchange", "symbol", "symbols", "timeframe",
+                    "start", "end", "engine")  # fmt: skip
+            spec, stats, artifacts = {k: _plain(row[k]) for k in keys}, {}, {}
+        else:
+            spec, stats, artifacts = _documents(reg, run_id)
     finally:
         reg.close()
     arts = [
@@ -292,6 +298,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         + (f" · tags {', '.join(run['tags'])}" if run["tags"] else "")
     )
     span = f"{spec.get('data_start')} → {spec.get('data_end')} ({spec.get('bars')} bars)"
+    if "bars" not in spec:  # not recorded: the range asked for
+        span = f"{spec.get('start') or 'first bar'} → {spec.get('end') or 'last bar'} (planned)"
     if run["kind"] == "legacy":  # docs/legacy.md: the predecessor's request dates, its run id
         span = f"{spec.get('start')} → {spec.get('end')} (legacy run {spec['legacy']['run_id']})"
     print(
@@ -302,6 +310,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if run["error"]:
         print(f"  error: {run['error']}")
     print("  engine: " + ", ".join(f"{k}={v}" for k, v in (spec.get("engine") or {}).items()))
+    if not stats:
+        return 0
     print("\nstats")
     print(_table(["stat", "value"], [[k, _fmt(v)] for k, v in stats.items()]))
     print("\nartifacts")

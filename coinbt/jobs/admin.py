@@ -172,7 +172,9 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
 def _live_state(stored: str, info: dict[str, Any]) -> dict[str, Any]:
     """The state to show: the registry's, refined by Redis while the job is pending."""
     if stored not in PENDING:
-        return {"state": stored, "progress": 1.0 if stored == "finished" else info["progress"]}
+        # Redis may have forgotten an ended job (its result TTL, a restart): the row says it all
+        progress = 1.0 if stored == "finished" else info.get("progress", 0.0)
+        return {"state": stored, "progress": progress}
     rq_status = info["rq_status"]
     if rq_status is None:
         return {"state": stored, "progress": 0.0, "message": "not known to Redis (jobs recover)"}

@@ -250,6 +250,8 @@ def _strategy_ref(spec: RunSpec, strategy: Any) -> str | None:
     ``module:function`` (a function from ``__main__`` cannot be found elsewhere)."""
     if strategy is None or isinstance(strategy, str):
         return strategy if strategy not in (None, spec.strategy) else None
+    if not spec.strategy_code and getattr(strategy, "name", None) == spec.strategy:
+        return None  # a registered built-in (get_strategy(name)): workers have it by name
     fn = getattr(strategy, "fn", strategy)
     module = getattr(fn, "__module__", None)
     if not module or module == "__main__":

@@ -94,6 +94,33 @@ def test_list_shows_live_state_and_json(jobs_env, cli):
     assert shown["job_document"]["retry_intervals"] == [1]  # from $COINBT_JOB_RETRY_INTERVALS
 
 
+def test_backtest_queue_runs_a_built_in_on_a_worker_and_show_outlives_redis(
+    jobs_env, start_worker, cli
+):
+    from redis import Redis
+
+    code, out, _ = cli("backtest", "--strategy", "volume_long_candle", "--symbol", "BTC-USDT",
+                       "--timeframe", "1h", "--end", "2021-06-30", "--queue", "default", "--json")  # fmt: skip
+    assert code == 0
+    queued = json.loads(out)
+    assert (queued["queue"], queued["state"]) == ("default", "queued")
+    worker = start_worker("--burst")
+    assert worker.wait(timeout=120) == 0
+    code, out, _ = cli("jobs", "show", queued["job_id"], "--json")
+    assert json.loads(out)["state"] == "finished", out
+    code, out, _ = cli("runs", "show", queued["run_id"], "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["spec"]["strategy"] == "volume_long_candle"
+    assert shown["run"]["status"] == "finished" and shown["stats"]["n_trades"] > 0
+    _one_line_error(cli("backtest", "--strategy", "volume_long_candle", "--symbol", "BTC-USDT",
+                        "--timeframe", "1h", "--queue", "default", "--report"), "--queue")  # fmt: skip
+
+    Redis.from_url(jobs_env["COINBT_REDIS_URL"]).flushdb()  # Redis forgets; the registry stays
+    code, out, _ = cli("jobs", "show", queued["job_id"], "--json")
+    shown = json.loads(out)
+    assert code == 0 and (shown["state"], shown["rq_status"]) == ("finished", None)
+
+
 def test_ctrl_c_leaves_watch_cleanly_and_the_job_goes_on(jobs_env):
     job = submit_backtest(SLOW, "BTC-USDT", "1h", end="2021-06-30", params={"seconds": 0.0})
     proc = subprocess.Popen(
