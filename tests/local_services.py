@@ -4,6 +4,7 @@ in ``tests/integration/conftest.py``): a ``redis-server`` of the test's own, a f
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
@@ -66,3 +67,13 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children …), from /proc."""
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                out += [int(child), *descendants(int(child))]
+    return out

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_services import wait_until
+from local_services import descendants, wait_until
 
 __all__ = ["REPO", "kill_worker", "wait_until", "worker_events", "worker_log"]
 
@@ -89,20 +89,11 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[Any]
         kill_worker(proc)
 
 
-def _descendants(pid: int) -> list[int]:
-    out: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                out += [int(child), *_descendants(int(child))]
-    return out
-
-
 def kill_worker(proc: subprocess.Popen[Any]) -> None:
     """SIGKILL a worker, its scheduler and its work horse — RQ puts each horse in a process
     group of its own, so killing the worker's group alone would leave the horse running."""
     if proc.poll() is None:
-        for pid in [proc.pid, *_descendants(proc.pid)]:
+        for pid in [proc.pid, *descendants(proc.pid)]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
     proc.wait(timeout=30)
