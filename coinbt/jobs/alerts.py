@@ -1,6 +1,6 @@
 """Alerts on a job's final failure: a Slack-compatible JSON POST to ``$COINBT_ALERT_WEBHOOK``
-through :mod:`coinbt.alerts` (kind ``job-failure``, rate-limited: a sweep failing on every
-worker still sends a handful).
+(and an e-mail to ``$COINBT_ALERT_EMAIL``) through :mod:`coinbt.alerts` (kind ``job-failure``,
+rate-limited: a sweep failing on every worker still sends a handful).
 
 Sent with a short timeout; any error is logged and swallowed, so an unreachable endpoint never
 fails a job.  ``coinbt worker`` sends from a background thread (:func:`send_failure_alert_async`),
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from coinbt.alerts import TIMEOUT_S, notify, payload, webhook
+from coinbt.alerts import TIMEOUT_S, email_recipients, notify, payload, webhook
 
 
 def alert_payload(job_id: str, what: str, error: str) -> dict[str, object]:
@@ -21,7 +21,8 @@ def alert_payload(job_id: str, what: str, error: str) -> dict[str, object]:
 
 
 def send_failure_alert(job_id: str, what: str, error: str, url: str | None = None) -> bool:
-    """POST the alert; True when the endpoint answered 2xx, False otherwise (never raises)."""
+    """Send the alert; True when the endpoint answered 2xx or the mail server took it, False
+    otherwise (never raises)."""
     return notify("job-failure", alert_payload(job_id, what, error), url)
 
 
@@ -31,12 +32,13 @@ _PENDING: list[threading.Thread] = []
 def send_failure_alert_async(
     job_id: str, what: str, error: str, url: str | None = None
 ) -> threading.Thread | None:
-    """:func:`send_failure_alert` in a daemon thread; returns it (None when no webhook is set).
+    """:func:`send_failure_alert` in a daemon thread; returns it (None when neither a webhook
+    nor e-mail recipients are set).
 
     :func:`wait_for_alerts` lets a process that is about to exit deliver what is pending.
     """
-    url = url or webhook()
-    if not url:
+    url = url or webhook() or None
+    if not (url or email_recipients()):
         return None
     thread = threading.Thread(
         target=send_failure_alert,
@@ -50,7 +52,7 @@ def send_failure_alert_async(
     return thread
 
 
-def wait_for_alerts(timeout: float = TIMEOUT_S + 1) -> int:
+def wait_for_alerts(timeout: float = 3 * TIMEOUT_S + 1) -> int:
     """Wait up to ``timeout`` seconds in all for alerts still being sent; returns how many
     are still unsent afterwards."""
     import time

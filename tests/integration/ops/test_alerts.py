@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from local_services import free_port
 
 from coinbt import alerts
 
@@ -103,3 +104,81 @@ def test_a_failed_backup_and_a_critical_doctor_finding_alert(
     doctor = receiver.received[-1]
     assert doctor["kind"] == "doctor" and "1 critical finding" in doctor["text"]
     assert "data root: " in doctor["blocks"][1]["text"]["text"]
+
+
+# -- e-mail, through a real SMTP server on this machine (aiosmtpd) ------------------------------
+
+
+class Mailbox:
+    """An SMTP server on a free port that requires a login and keeps every message."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        self.messages: list[Any] = []
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+                from email import message_from_bytes
+                from email.policy import default
+
+                message = message_from_bytes(envelope.original_content, policy=default)
+                outer.messages.append((envelope.rcpt_tos, message))
+                return "250 OK"
+
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
+                          data: Any) -> Any:  # fmt: skip
+            ok = (data.login, data.password) == (b"alerts", b"s3cret")
+            return AuthResult(success=ok)
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                     authenticator=authenticator, auth_require_tls=False)  # fmt: skip
+        self.controller.start()
+
+
+@pytest.fixture
+def mailbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
+    pytest.importorskip("aiosmtpd")
+    box = Mailbox()
+    for name, value in {"COINBT_SMTP_HOST": "127.0.0.1", "COINBT_SMTP_PORT": str(box.port),
+                        "COINBT_SMTP_USER": "alerts", "COINBT_SMTP_PASSWORD": "s3cret",
+                        "COINBT_SMTP_FROM": "coinbt@example.org",
+                        alerts.EMAIL_ENV: "ops@example.org, quant@example.org"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("COINBT_REDIS_URL", raising=False)
+    monkeypatch.setattr(alerts, "_LOCAL", {})
+    yield box
+    box.controller.stop()
+
+
+def test_alerts_by_email_share_the_webhook_budget(
+    mailbox: Mailbox, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(alerts.MAX_ENV, "2")
+    body = alerts.payload("coinbt job abc failed: backtest", "Traceback\nValueError: boom",
+                          {"job_id": "abc"})  # fmt: skip
+    assert [alerts.notify("job-failure", body) for _ in range(4)] == [True, True, False, False]
+    assert len(receiver.received) == 2 and len(mailbox.messages) == 2
+    recipients, message = mailbox.messages[0]
+    assert recipients == ["ops@example.org", "quant@example.org"]
+    assert message["Subject"] == "coinbt job abc failed: backtest"
+    assert message["From"] == "coinbt@example.org"
+    text = message.get_content()
+    assert "ValueError: boom" in text and "job_id: abc" in text and "```" not in text
+    assert "more are held back" in mailbox.messages[1][1].get_content()
+
+
+def test_email_alone_is_enough_and_a_refused_login_never_raises(
+    mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(alerts.WEBHOOK_ENV, raising=False)
+    assert alerts.notify("doctor", alerts.payload("coinbt doctor: 1 critical finding", "disk"))
+    assert len(mailbox.messages) == 1
+    monkeypatch.setenv("COINBT_SMTP_PASSWORD", "wrong")
+    assert alerts.notify("doctor", alerts.payload("again", "disk")) is False
+    monkeypatch.setenv("COINBT_SMTP_PORT", "9")  # nothing listens
+    assert alerts.send_email(alerts.payload("x", "y")) is False
+    assert len(mailbox.messages) == 1

@@ -22,6 +22,10 @@ REPO = Path(__file__).resolve().parents[3]
 VAR = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:[?-])(?P<arg>[^}]*))?\}")
 
 
+#: secrets of optional features (alert e-mail): passed through empty when unset, never defaulted
+OPTIONAL_SECRETS = {"COINBT_SMTP_USER", "COINBT_SMTP_PASSWORD"}
+
+
 def env_example() -> dict[str, str]:
     out = {}
     for line in (REPO / ".env.example").read_text().splitlines():
@@ -77,14 +81,18 @@ def test_every_coinbt_command_parses_with_coinbt_itself(compose: dict[str, Any])
 
 def test_no_secret_has_a_default_and_env_example_lists_every_variable() -> None:
     text = (REPO / "docker-compose.yml").read_text()
-    used: dict[str, set[str | None]] = {}
+    used: dict[str, set[tuple[str | None, str | None]]] = {}
     for m in VAR.finditer(text):
-        used.setdefault(m["name"], set()).add(m["op"])
+        used.setdefault(m["name"], set()).add((m["op"], m["arg"]))
     example = env_example()
     assert set(used) == set(example), "docker-compose.yml and .env.example disagree"
-    for name, ops in used.items():
+    for name, forms in used.items():
         if re.search(r"PASSWORD|TOKEN|_USER$", name):
-            assert ":?" in ops and ":-" not in ops, f"{name} must be required, never defaulted"
+            ops = {op for op, _ in forms}
+            if name in OPTIONAL_SECRETS:  # empty turns the feature off; never a value
+                assert forms == {(":-", "")}, f"{name} must be ${{{name}:-}}"
+            else:
+                assert ":?" in ops and ":-" not in ops, f"{name} must be required, never defaulted"
             assert example[name] == "", f".env.example must not carry a value for {name}"
     with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
         interpolate(text, {})  # compose refuses to start without the secrets
