@@ -104,6 +104,8 @@ def test_backtest_queue_runs_a_built_in_on_a_worker_and_show_outlives_redis(
     assert code == 0
     queued = json.loads(out)
     assert (queued["queue"], queued["state"]) == ("default", "queued")
+    code, out, _ = cli("runs", "show", queued["run_id"])  # not recorded yet: the planned spec
+    assert code == 0 and "backtest · queued" in out and "(planned)" in out, out
     worker = start_worker("--burst")
     assert worker.wait(timeout=120) == 0
     code, out, _ = cli("jobs", "show", queued["job_id"], "--json")
