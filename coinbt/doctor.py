@@ -113,8 +113,13 @@ def check_freshness(root: Path, stale_after: timedelta) -> Check:
     return Check("data freshness", OK, f"no fetched series older than {_span(stale_after)}", data)
 
 
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest folder that exists (the file system it will be on)."""
+    return next((p for p in [path, *path.resolve().parents] if p.exists()), Path.cwd())
+
+
 def check_disk(path: Path, usage: Callable[[str], Any] = shutil.disk_usage) -> Check:
-    where = path if path.exists() else Path.cwd()
+    where = _nearest_existing(path)
     total, _used, free = usage(str(where))
     share = free / total if total else 0.0
     data = {"path": str(where), "free_bytes": int(free), "free_share": round(share, 4)}
@@ -146,7 +151,8 @@ def check_registry(url: str) -> Check:
 
         from coinbt.storage import migrate
         from coinbt.storage.common import first_line, hide_password
-        from coinbt.storage.models import Artifact, Run
+        from coinbt.storage.models import Run
+        from coinbt.storage.queries import totals
     except ImportError:
         return Check("registry", WARNING, "the registry needs SQLAlchemy and Alembic: "
                      "pip install 'coinbt[storage]'")  # fmt: skip
@@ -169,11 +175,7 @@ def check_registry(url: str) -> Check:
         with engine.connect() as conn:
             revision = data["revision"] = MigrationContext.configure(conn).get_current_revision()
             if revision == data["head"]:
-                runs = dict(conn.execute(select(Run.status, func.count())
-                                         .group_by(Run.status)).all())  # fmt: skip
-                count, size = conn.execute(
-                    select(func.count(), func.coalesce(func.sum(Artifact.bytes), 0))
-                ).one()
+                data.update(totals(conn))
                 ended = dict(conn.execute(select(Run.status, func.count())
                                           .where(Run.finished >= since,
                                                  Run.status.in_(("finished", "failed")))
@@ -197,11 +199,11 @@ def check_registry(url: str) -> Check:
                      "upgrade`", data)  # fmt: skip
     n_ended = sum(ended.values())
     rate = ended.get("failed", 0) / n_ended if n_ended else 0.0
-    data.update(runs=runs, artifacts=int(count), artifact_bytes=int(size), ended_24h=n_ended,
-                failure_rate_24h=round(rate, 4))  # fmt: skip
+    data.update(ended_24h=n_ended, failure_rate_24h=round(rate, 4))
+    runs = data["runs"]
     text = (f"{shown}: {sum(runs.values()):,} runs ("
             + ", ".join(f"{n:,} {status}" for status, n in sorted(runs.items()))
-            + f"), {int(count):,} artifacts, {int(size) / 2**20:,.1f} MiB")  # fmt: skip
+            + f"), {data['artifacts']:,} artifacts, {data['artifact_bytes'] / 2**20:,.1f} MiB")  # fmt: skip
     status = _level(rate, FAILURE_RATE_LEVELS) if n_ended >= FAILURE_RATE_MIN_RUNS else OK
     if status != OK:
         text += (f"; {rate:.0%} of the {n_ended} runs ended in the last 24 h failed — "
@@ -220,12 +222,10 @@ def check_redis(url: str | None, *, min_workers: int = 1) -> Check:
 
     shown = hide_password(url)
     try:
-        conn = config.connect(url)
-        from rq import Queue, Worker
+        from coinbt.jobs.admin import queue_counts
 
-        queues = {q.name: (len(q), q.failed_job_registry.count)
-                  for q in Queue.all(connection=conn)}  # fmt: skip
-        workers = Worker.all(connection=conn)
+        conn = config.connect(url)
+        queues, workers = queue_counts(conn)
         memory = conn.info("memory")
     except JobError as exc:
         return Check("redis", CRITICAL, str(exc), {"url": shown})
@@ -239,7 +239,7 @@ def check_redis(url: str | None, *, min_workers: int = 1) -> Check:
     failed = sum(f for _, f in queues.values())
     data = {"url": shown, "queues": {k: {"waiting": n, "failed": f} for k, (n, f) in
                                      queues.items()},
-            "workers": len(workers), "memory_used_bytes": used, "memory_share": round(share, 4)}  # fmt: skip
+            "workers": workers, "memory_used_bytes": used, "memory_share": round(share, 4)}  # fmt: skip
     problems: list[tuple[str, str]] = []
     for name, (n, f) in sorted(queues.items()):
         if (level := _level(n, QUEUE_LEVELS)) != OK:
@@ -251,12 +251,12 @@ def check_redis(url: str | None, *, min_workers: int = 1) -> Check:
     if not workers:
         problems.append((CRITICAL, "no live worker: queued jobs will not run — start "
                          "`coinbt worker`"))  # fmt: skip
-    elif len(workers) < min_workers:
-        problems.append((WARNING, f"{len(workers)} live worker(s), fewer than {min_workers}"))
+    elif workers < min_workers:
+        problems.append((WARNING, f"{workers} live worker(s), fewer than {min_workers}"))
     if (level := _level(share, MEMORY_LEVELS)) != OK:
         problems.append((level, f"memory {share:.0%} used"))
     text = (f"{shown}: {waiting} waiting, {failed} failed in {len(queues)} queue(s), "
-            f"{len(workers)} worker(s), {used / 2**20:,.1f} MiB used")  # fmt: skip
+            f"{workers} worker(s), {used / 2**20:,.1f} MiB used")  # fmt: skip
     if problems:
         text += "; " + "; ".join(p for _, p in problems)
     return Check("redis", _worst([s for s, _ in problems]), text, data)
@@ -304,11 +304,10 @@ def _disk_checks(paths: list[Path]) -> list[Check]:
     seen: set[int] = set()
     out = []
     for path in paths:
-        where = next((p for p in [path, *path.resolve().parents] if p.exists()), Path.cwd())
-        device = where.stat().st_dev
+        device = _nearest_existing(path).stat().st_dev
         if device not in seen:
             seen.add(device)
-            out.append(check_disk(where))
+            out.append(check_disk(path))
     return out
 
 

@@ -30,30 +30,29 @@ def collect(registry: Any, redis: Any = None, backups: str | os.PathLike[str] | 
         raise ConfigError(
             "coinbt metrics needs prometheus-client: pip install 'coinbt[ops]'"
         ) from None
-    from sqlalchemy import func, select
-
     from coinbt.storage.backup import list_backups
-    from coinbt.storage.models import Artifact, Run
+    from coinbt.storage.queries import totals
 
     out = CollectorRegistry()
     runs = Gauge("coinbt_runs", "Runs in the registry by status", ["status"], registry=out)
     with registry.engine.connect() as conn:
-        for status, count in conn.execute(select(Run.status, func.count()).group_by(Run.status)):
-            runs.labels(status=status).set(count)
-        total = conn.execute(select(func.coalesce(func.sum(Artifact.bytes), 0))).scalar_one()
-    Gauge("coinbt_artifact_bytes", "Bytes of every stored artifact", registry=out).set(total)
+        found = totals(conn)
+    for status, count in found["runs"].items():
+        runs.labels(status=status).set(count)
+    Gauge("coinbt_artifact_bytes", "Bytes of every stored artifact", registry=out).set(
+        found["artifact_bytes"]
+    )
     if redis is not None:
-        from rq import Queue, Worker
+        from coinbt.jobs.admin import queue_counts
 
         depth = Gauge("coinbt_queue_jobs", "Jobs waiting per RQ queue", ["queue"], registry=out)
         failed = Gauge("coinbt_failed_jobs", "Failed (dead-letter) jobs per RQ queue", ["queue"],
                        registry=out)  # fmt: skip
-        for queue in Queue.all(connection=redis):
-            depth.labels(queue=queue.name).set(len(queue))
-            failed.labels(queue=queue.name).set(queue.failed_job_registry.count)
-        Gauge("coinbt_workers", "Live RQ workers", registry=out).set(
-            len(Worker.all(connection=redis))
-        )
+        queues, workers = queue_counts(redis)
+        for name, (waiting, dead) in queues.items():
+            depth.labels(queue=name).set(waiting)
+            failed.labels(queue=name).set(dead)
+        Gauge("coinbt_workers", "Live RQ workers", registry=out).set(workers)
     done = [b for b in list_backups(backups) if "problem" not in b]
     Gauge("coinbt_backups", "Finished backups in the backup folder", registry=out).set(len(done))
     if done:

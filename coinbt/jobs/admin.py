@@ -330,6 +330,15 @@ def requeue_all(registry: Registry, conn: Any) -> list[dict[str, Any]]:
     return done
 
 
+def queue_counts(conn: Any) -> tuple[dict[str, tuple[int, int]], int]:
+    """Per RQ queue (jobs waiting, jobs in its failed registry), and the live workers
+    (``coinbt doctor``, ``coinbt metrics``)."""
+    from rq import Queue, Worker
+
+    queues = {q.name: (len(q), q.failed_job_registry.count) for q in Queue.all(connection=conn)}
+    return queues, len(Worker.all(connection=conn))
+
+
 def connect_optional(url: str | None = None) -> Any:
     """A Redis connection when one is configured (None otherwise); unreachable → JobError."""
     url = url or config.redis_url()
@@ -342,6 +351,7 @@ __all__ = [
     "fetch_rq_jobs",
     "job_details",
     "list_jobs",
+    "queue_counts",
     "requeue",
     "requeue_all",
     "rq_error",

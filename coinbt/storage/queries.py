@@ -1,5 +1,5 @@
-"""Registry queries: the filters of ``Registry.runs``/``count``, known columns, and the distinct
-values of a column (a loose index scan)."""
+"""Registry queries: the filters of ``Registry.runs``/``count``, known columns, the distinct
+values of a column (a loose index scan), and the totals monitoring reports."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 from coinbt.errors import ConfigError, did_you_mean
 from coinbt.storage.common import utc_time
-from coinbt.storage.models import Run
+from coinbt.storage.models import Artifact, Run
 
 _OPERATORS = {
     "=": lambda c, v: c == v,
@@ -113,4 +113,14 @@ def has_tag(dialect: str, tag: str) -> Any:
     return exists(select(1).select_from(each).where(each.c.value == tag))
 
 
-__all__ = ["DELETING", "column", "distinct_query", "filtered", "has_tag"]
+def totals(conn: Any) -> dict[str, Any]:
+    """Runs by status, the number of artifacts and their bytes (``coinbt doctor``,
+    ``coinbt metrics``), on an open connection."""
+    runs = dict(conn.execute(select(Run.status, func.count()).group_by(Run.status)).all())
+    count, size = conn.execute(
+        select(func.count(), func.coalesce(func.sum(Artifact.bytes), 0))
+    ).one()
+    return {"runs": runs, "artifacts": int(count), "artifact_bytes": int(size)}
+
+
+__all__ = ["DELETING", "column", "distinct_query", "filtered", "has_tag", "totals"]
