@@ -27,17 +27,21 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def _scripts() -> ScriptDirectory:
+    """The migrations shipped with this coinbt."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def head() -> str:
     """The newest revision shipped with this coinbt."""
-    rev = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    rev = _scripts().get_current_head()
     assert rev is not None
     return rev
 
 
 def known_revisions() -> set[str]:
     """Every revision shipped with this coinbt."""
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return {rev.revision for rev in script.walk_revisions()}
+    return {rev.revision for rev in _scripts().walk_revisions()}
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -75,6 +75,15 @@ def _error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+#: the error codes S3 (and MinIO, moto) answer for a bucket that does not exist
+_NO_BUCKET = ("404", "NoSuchBucket", "NotFound")
+
+
+def _rule_prefix(rule: dict[str, Any]) -> Any:
+    """The prefix a lifecycle rule covers (``Filter.Prefix``, or the older top-level form)."""
+    return rule.get("Filter", {}).get("Prefix", rule.get("Prefix", ""))
+
+
 def _client_errors() -> tuple[type[Exception], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -359,9 +368,8 @@ def init_bucket(
         problems.append(f"{len(found)} rules with id {rule_id!r}")
     else:
         rule = found[0]
-        got_prefix = rule.get("Filter", {}).get("Prefix", rule.get("Prefix", ""))
         checks = {
-            "prefix": (got_prefix, rule_prefix),
+            "prefix": (_rule_prefix(rule), rule_prefix),
             "status": (rule.get("Status"), "Enabled"),
             "expiration days": (rule.get("Expiration", {}).get("Days"), expire_days),
             "non-current days": (
@@ -388,7 +396,7 @@ def _create_bucket(client: BaseClient, bucket: str) -> bool:
         client.head_bucket(Bucket=bucket)
         return False
     except _client_errors() as exc:
-        if _error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+        if _error_code(exc) not in _NO_BUCKET:
             raise
     region = client.meta.region_name
     kwargs: dict[str, Any] = {"Bucket": bucket}
@@ -421,7 +429,7 @@ def bucket_state(uri: str, client: BaseClient | None = None) -> dict[str, Any]:
     try:
         client.head_bucket(Bucket=bucket)
     except _client_errors() as exc:
-        if _error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+        if _error_code(exc) in _NO_BUCKET:
             return {"exists": False, "versioning": None, "rules": []}
         raise StorageError(f"s3://{bucket}: {exc}") from exc
     versioning = bucket_versioning(client, bucket)
@@ -431,10 +439,8 @@ def bucket_state(uri: str, client: BaseClient | None = None) -> dict[str, Any]:
         raise StorageError(f"s3://{bucket}: could not read its lifecycle rules: {exc}") from exc
     ours = f"{prefix}/" if prefix else ""
     covering = [
-        r for r in rules
-        if r.get("Status") == "Enabled"
-        and ours.startswith(r.get("Filter", {}).get("Prefix", r.get("Prefix", "")) or "")
-    ]  # fmt: skip
+        r for r in rules if r.get("Status") == "Enabled" and ours.startswith(_rule_prefix(r) or "")
+    ]
     return {"exists": True, "versioning": versioning, "rules": covering}
 
 
