@@ -5,8 +5,10 @@ in ``tests/integration/conftest.py``): a ``redis-server`` of the test's own, a f
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,3 +79,13 @@ def descendants(pid: int) -> list[int]:
             for child in (task / "children").read_text().split():
                 out += [int(child), *descendants(int(child))]
     return out
+
+
+def coinbt_cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``coinbt ARGS`` in a new process, with none of this process's ``COINBT_*`` settings
+    but ``env``, in ``cwd`` (where the embedded registry and artifacts would go)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("COINBT_")}
+    return subprocess.run([sys.executable, "-m", "coinbt.cli.main", *args], env={**base, **env},
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd)  # fmt: skip

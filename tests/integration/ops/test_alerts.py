@@ -4,9 +4,6 @@ failed backup and from `coinbt doctor --alert`."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_services import free_port
+from local_services import coinbt_cli, free_port
 
 from coinbt import alerts
 
@@ -79,18 +76,12 @@ def test_no_webhook_sends_nothing_and_a_dead_endpoint_never_raises(
     assert alerts.post({"text": "x"}, url="http://127.0.0.1:9/hook") is False
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("COINBT_")}
-    return subprocess.run([sys.executable, "-m", "coinbt.cli.main", *args], env={**base, **env},
-                          capture_output=True, text=True, timeout=120, cwd=cwd)  # fmt: skip
-
-
 def test_a_failed_backup_and_a_critical_doctor_finding_alert(
     receiver: Receiver, tmp_path: Path
 ) -> None:
     env = {alerts.WEBHOOK_ENV: receiver.url}
     (tmp_path / "blocked").write_text("a file where the backup folder should go")
-    proc = run_cli(["backup", "create", "--registry", f"sqlite:///{tmp_path / 'r.db'}",
+    proc = coinbt_cli(["backup", "create", "--registry", f"sqlite:///{tmp_path / 'r.db'}",
                     "--dest", str(tmp_path / "blocked")], env, tmp_path)  # fmt: skip
     assert proc.returncode != 0
     (backup,) = receiver.received
@@ -98,9 +89,9 @@ def test_a_failed_backup_and_a_critical_doctor_finding_alert(
 
     (tmp_path / "data").write_text("not a folder")
     env["COINBT_DATA_ROOT"] = str(tmp_path / "data")
-    assert run_cli(["doctor"], env, tmp_path).returncode == 2
+    assert coinbt_cli(["doctor"], env, tmp_path).returncode == 2
     assert len(receiver.received) == 1  # no --alert: nothing sent
-    assert run_cli(["doctor", "--alert"], env, tmp_path).returncode == 2
+    assert coinbt_cli(["doctor", "--alert"], env, tmp_path).returncode == 2
     doctor = receiver.received[-1]
     assert doctor["kind"] == "doctor" and "1 critical finding" in doctor["text"]
     assert "data root: " in doctor["blocks"][1]["text"]["text"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from local_services import coinbt_cli
 
 from coinbt.data import import_file
 from coinbt.data.fetch import STATE_NAME
@@ -21,10 +20,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def doctor(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COINBT_")}
-    env["COINBT_DATA_ROOT"] = str(root)
-    return subprocess.run([sys.executable, "-m", "coinbt.cli.main", "doctor", *args], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=root.parent)  # fmt: skip
+    return coinbt_cli(["doctor", *args], {"COINBT_DATA_ROOT": str(root)}, root.parent)
 
 
 def fetched(root: Path, ago: timedelta) -> None:

@@ -6,10 +6,8 @@ doctor's own numbers."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from local_services import coinbt_cli
 
 from coinbt.doctor import (
     CRITICAL,
@@ -214,10 +213,7 @@ def test_s3_endpoint_down_is_critical(s3_env: str, monkeypatch: pytest.MonkeyPat
 
 
 def doctor(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("COINBT_")}
-    return subprocess.run([sys.executable, "-m", "coinbt.cli.main", "doctor", *args],
-                          env={**base, **env}, capture_output=True, text=True, timeout=180,
-                          cwd=cwd)  # fmt: skip
+    return coinbt_cli(["doctor", *args], env, cwd, timeout=180)
 
 
 def test_a_healthy_team_stack_exits_0_and_a_stopped_service_2(
