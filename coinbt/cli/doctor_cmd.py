@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="warn when fewer RQ workers are alive (default 1; a team wants 2)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="the checks as JSON")
     p.add_argument("--alert", action="store_true",
-                   help="send critical findings to $COINBT_ALERT_WEBHOOK (rate-limited)")  # fmt: skip
+                   help="send critical findings as an alert ($COINBT_ALERT_WEBHOOK, $COINBT_ALERT_EMAIL; rate-limited)")  # fmt: skip
     p.add_argument("--stale-after", default="2d",
                    help="warn about fetched series not refreshed for this long (default 2d)")  # fmt: skip
     p.set_defaults(func=cmd_doctor)
